@@ -1,0 +1,84 @@
+package device
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/sugarme/gotch/ts"
+)
+
+func TestThreadsDefaultToCores(t *testing.T) {
+	tests := []struct {
+		name string
+		ask  int
+		want int
+	}{
+		{"default is one per core", 0, runtime.NumCPU()},
+		{"negative is default", -3, runtime.NumCPU()},
+		{"one", 1, 1},
+		{"explicit", 2, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := Start(Config{Threads: tc.ask})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			if w.Threads != tc.want {
+				t.Errorf("Threads = %d, want %d", w.Threads, tc.want)
+			}
+			var got int
+			if err := w.Do(func() error { got = ts.NumThreads(); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("libtorch reports %d threads, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestGradModeStaysOnWorkerThread turns grad mode off and on inside many
+// closures; because they all run on one locked thread, grad mode is always
+// what the closure set. Without the lock this failed in 3-6% of runs.
+func TestGradModeStaysOnWorkerThread(t *testing.T) {
+	w, err := Start(Config{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for i := 0; i < 200; i++ {
+		err := w.Do(func() error {
+			x := ts.MustOnes([]int64{4}, 6, w.Device).MustSetRequiresGrad(true, true)
+			defer x.MustDrop()
+			var y *ts.Tensor
+			ts.NoGrad(func() { y = x.MustMulScalar(ts.FloatScalar(2), false) })
+			runtime.Gosched()
+			if y.MustRequiresGrad() {
+				t.Errorf("iteration %d: no-grad result requires grad", i)
+			}
+			y.MustDrop()
+			z := x.MustMulScalar(ts.FloatScalar(2), false)
+			defer z.MustDrop()
+			if !z.MustRequiresGrad() {
+				t.Errorf("iteration %d: grad mode was not restored", i)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestParse(t *testing.T) {
+	for _, bad := range []string{"gpu", "cuda:x", "cuda:-1"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q) accepted", bad)
+		}
+	}
+	if d, err := Parse("cpu"); err != nil || d.Name != "CPU" {
+		t.Errorf("Parse(cpu) = %v, %v", d, err)
+	}
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// outSlots is how many tensor handles every output buffer has room for. The
+// generated wrappers return at most 7 tensors (ctensorPtr0..6); FixLeaks
+// checks that no wrapper needs more.
+const outSlots = 16
+
+// leakyAlloc matches a wrapper's output-slot allocation, e.g.
+//
+//	ptr := (*lib.Ctensor)(unsafe.Pointer(C.malloc(0)))
+var leakyAlloc = regexp.MustCompile(`(?m)^(\s*)(\w+) := \(\*lib\.Ctensor\)\(unsafe\.Pointer\(C\.malloc\(0\)\)\)[ \t]*$`)
+
+// extraOut matches the handles that a multi-output wrapper derives from its
+// first slot (ctensorPtr1 .. ctensorPtrN).
+var extraOut = regexp.MustCompile(`ctensorPtr(\d+) := \(\*lib\.Ctensor\)\(unsafe\.Pointer\(uintptr`)
+
+// leakFiles are the ts files whose wrappers return a fixed number of tensors.
+var leakFiles = []string{"ts/tensor-generated.go", "ts/patch.go"}
+
+// FixLeaks rewrites every fixed-output wrapper so that its output buffer has
+// outSlots handles and is freed on return. The handles are copied into Go
+// values before the wrapper returns, so freeing the buffer is safe.
+func FixLeaks(gotchDir string) (int, error) {
+	total := 0
+	for _, rel := range leakFiles {
+		path := filepath.Join(gotchDir, rel)
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return total, err
+		}
+		if strings.Contains(string(src), "vbgOutSlotBytes") {
+			return total, fmt.Errorf("%s is already patched; patch a fresh copy", path)
+		}
+		for _, m := range extraOut.FindAllStringSubmatch(string(src), -1) {
+			var n int
+			fmt.Sscan(m[1], &n)
+			if n >= outSlots {
+				return total, fmt.Errorf("%s: a wrapper returns %d tensors, more than the %d slots", path, n+1, outSlots)
+			}
+		}
+		n := 0
+		out := leakyAlloc.ReplaceAllStringFunc(string(src), func(line string) string {
+			m := leakyAlloc.FindStringSubmatch(line)
+			n++
+			return fmt.Sprintf("%s%s := (*lib.Ctensor)(unsafe.Pointer(C.malloc(vbgOutSlotBytes)))\n%sdefer C.free(unsafe.Pointer(%s))", m[1], m[2], m[1], m[2])
+		})
+		if n == 0 {
+			return total, fmt.Errorf("%s: no output-slot allocation found; is this gotch v0.9.1?", path)
+		}
+		if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+			return total, err
+		}
+		total += n
+	}
+	const slots = `package ts
+
+// #include <stdlib.h>
+import "C"
+
+import "unsafe"
+
+// vbgOutSlotBytes is the size of the output buffer each wrapper allocates:
+// room for the most tensors any wrapper returns. Added by VBG's gotchpatch.
+const vbgOutSlotBytes = C.size_t(%d * unsafe.Sizeof(uintptr(0)))
+`
+	return total, os.WriteFile(filepath.Join(gotchDir, "ts", "vbg_slots.go"), []byte(fmt.Sprintf(slots, outSlots)), 0o644)
+}
+
+// WriteExtras adds Go bindings that gotch v0.9.1 lacks.
+func WriteExtras(gotchDir string) error {
+	const libtch = `package libtch
+
+// Added by VBG's tools/gotchpatch: bindings for functions that torch_api.cpp
+// defines but gotch v0.9.1 does not export.
+
+//#include <stdbool.h>
+//#include <stdint.h>
+//#include "torch_api.h"
+import "C"
+
+// AtSetNumThreads sets libtorch's intra-op thread count.
+func AtSetNumThreads(n int32) { C.at_set_num_threads(C.int(n)) }
+
+// AtGetNumThreads returns libtorch's intra-op thread count.
+func AtGetNumThreads() int32 { return int32(C.at_get_num_threads()) }
+
+// AtManualSeed seeds libtorch's default generators.
+func AtManualSeed(seed int64) { C.at_manual_seed(C.int64_t(seed)) }
+`
+	const ts = `package ts
+
+// Added by VBG's tools/gotchpatch.
+
+import lib "github.com/sugarme/gotch/libtch"
+
+// SetNumThreads sets libtorch's intra-op thread count.
+func SetNumThreads(n int) error {
+	lib.AtSetNumThreads(int32(n))
+	return TorchErr()
+}
+
+// NumThreads returns libtorch's intra-op thread count.
+func NumThreads() int { return int(lib.AtGetNumThreads()) }
+
+// ManualSeed seeds libtorch's default generators (CPU and CUDA).
+func ManualSeed(seed int64) error {
+	lib.AtManualSeed(seed)
+	return TorchErr()
+}
+`
+	if err := os.WriteFile(filepath.Join(gotchDir, "libtch", "vbg_extra.go"), []byte(libtch), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(gotchDir, "ts", "vbg_extra.go"), []byte(ts), 0o644)
+}
