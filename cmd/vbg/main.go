@@ -1,16 +1,15 @@
-// Command vbg trains, evaluates and exports VBG multimodal classifiers.
+// Command vbg trains, evaluates and exports VBG multimodal classifiers for
+// museum artifacts. Run `vbg --help`.
 package main
 
 import (
-	"fmt"
+	"os"
 
-	"github.com/sugarme/gotch"
-	"github.com/sugarme/gotch/ts"
+	"github.com/vbg-museum/vbg/cli"
 )
 
 func main() {
-	x := ts.MustOnes([]int64{2, 2}, gotch.Float, gotch.CPU)
-	fmt.Println(ts.NumThreads(), x.MustSum(gotch.Float, false).Float64Values())
-	ts.SetNumThreads(2)
-	fmt.Println(ts.NumThreads())
+	if err := cli.App().Run(os.Args); err != nil {
+		os.Exit(1)
+	}
 }

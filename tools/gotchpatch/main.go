@@ -9,9 +9,11 @@
 //     its output slot with C.malloc(0), never freed it, and wrappers with
 //     several outputs wrote past it. The slot now has room for every output
 //     and is freed when the wrapper returns;
-//  3. adds Go bindings for libtch's at_set_num_threads, at_get_num_threads
+//  3. passes a nil optional tensor to libtorch as c10::nullopt (None), not
+//     as an undefined tensor that some ops reject;
+//  4. adds Go bindings for libtch's at_set_num_threads, at_get_num_threads
 //     and at_manual_seed, which gotch v0.9.1 does not export;
-//  4. for a libtorch other than 2.1.0 (or with -compat), makes the generated C++ wrappers compile against a
+//  5. for a libtorch other than 2.1.0 (or with -compat), makes the generated C++ wrappers compile against a
 //     libtorch other than the one gotch was generated for: every atg_*
 //     function that fails to compile gets a body that throws, so calling it
 //     returns a Go error instead of breaking the build.
@@ -60,6 +62,10 @@ func run(gotchDir, libtorch string, compat bool, cxx string) error {
 		return err
 	}
 	fmt.Printf("gotchpatch: freed output slots in %d wrappers\n", n)
+	if n, err = FixOptionalTensors(gotchDir); err != nil {
+		return err
+	}
+	fmt.Printf("gotchpatch: %d optional tensor arguments now pass None as c10::nullopt\n", n)
 	if err := WriteExtras(gotchDir); err != nil {
 		return err
 	}

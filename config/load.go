@@ -1,0 +1,415 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Problem is one thing wrong with an experiment file: where it is and what.
+type Problem struct {
+	File string // the YAML file, or "--set" for a command-line override
+	Line int    // 1-based; 0 when unknown
+	Key  string // dotted key path, e.g. "train.lr"
+	Msg  string
+}
+
+func (p Problem) Error() string {
+	loc := p.File
+	if p.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	if p.Key == "" {
+		return loc + ": " + p.Msg
+	}
+	return fmt.Sprintf("%s: %s: %s", loc, p.Key, p.Msg)
+}
+
+// Problems is every problem found in one load, in file order.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// source remembers which file each YAML node came from, so that a merged
+// tree (includes plus overrides) still reports file:line for every key.
+type source struct {
+	files map[*yaml.Node]string
+}
+
+func (s *source) mark(n *yaml.Node, file string) {
+	s.files[n] = file
+	for _, c := range n.Content {
+		s.mark(c, file)
+	}
+}
+
+func (s *source) where(n *yaml.Node) (string, int) {
+	if n == nil {
+		return "", 0
+	}
+	if f := s.files[n]; f != "--set" {
+		return f, n.Line
+	}
+	return "--set", 0
+}
+
+// Load reads an experiment file with its includes, applies overrides of the
+// form "key.path=value" (the value is parsed as YAML), and returns the
+// validated config. Unknown keys, wrong types and out-of-range values are
+// all reported, each with file, line and key.
+func Load(path string, overrides []string) (*Config, error) {
+	src := &source{files: map[*yaml.Node]string{}}
+	root, err := readTree(path, src, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range overrides {
+		if err := applyOverride(root, o, src); err != nil {
+			return nil, err
+		}
+	}
+	cfg := Default()
+	var probs Problems
+	decodeInto(root, reflect.ValueOf(cfg).Elem(), "", src, &probs)
+	if len(probs) == 0 {
+		for _, p := range cfg.Validate() {
+			n := lookup(root, p.Key)
+			p.File, p.Line = src.where(n)
+			if p.File == "" {
+				p.File = path
+			}
+			probs = append(probs, p)
+		}
+	}
+	if len(probs) > 0 {
+		sort.SliceStable(probs, func(i, j int) bool {
+			if probs[i].File != probs[j].File {
+				return false
+			}
+			return probs[i].Line < probs[j].Line
+		})
+		return nil, probs
+	}
+	cfg.Source = path
+	return cfg, nil
+}
+
+// readTree parses path and merges it over its includes (paths relative to
+// the including file). The result is one mapping node.
+func readTree(path string, src *source, stack []string) (*yaml.Node, error) {
+	abs, _ := filepath.Abs(path)
+	for _, s := range stack {
+		if s == abs {
+			return nil, fmt.Errorf("%s: includes itself (through %s)", path, strings.Join(stack, " -> "))
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("experiment: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	root := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: 1}
+	if len(doc.Content) > 0 {
+		root = doc.Content[0]
+	}
+	src.mark(root, path)
+	if root.Kind != yaml.MappingNode {
+		return nil, Problem{File: path, Line: root.Line, Msg: "the top level must be a mapping of keys"}
+	}
+	merged := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: root.Line}
+	src.files[merged] = path
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if k.Value != "includes" {
+			continue
+		}
+		var incs []string
+		if err := v.Decode(&incs); err != nil {
+			return nil, Problem{File: path, Line: v.Line, Key: "includes", Msg: "want a list of file paths"}
+		}
+		for _, inc := range incs {
+			if !filepath.IsAbs(inc) {
+				inc = filepath.Join(filepath.Dir(path), inc)
+			}
+			base, err := readTree(inc, src, append(stack, abs))
+			if err != nil {
+				return nil, err
+			}
+			mergeMaps(merged, base)
+		}
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "includes" {
+			continue
+		}
+		mergeMaps(merged, &yaml.Node{Kind: yaml.MappingNode, Content: root.Content[i : i+2]})
+	}
+	return merged, nil
+}
+
+// mergeMaps merges mapping src into dst: nested mappings merge key by key,
+// anything else in src replaces dst's value.
+func mergeMaps(dst, src *yaml.Node) {
+	for i := 0; i+1 < len(src.Content); i += 2 {
+		k, v := src.Content[i], src.Content[i+1]
+		j := keyIndex(dst, k.Value)
+		switch {
+		case j < 0:
+			dst.Content = append(dst.Content, k, v)
+		case v.Kind == yaml.MappingNode && dst.Content[j+1].Kind == yaml.MappingNode:
+			mergeMaps(dst.Content[j+1], v)
+		default:
+			dst.Content[j], dst.Content[j+1] = k, v
+		}
+	}
+}
+
+func keyIndex(m *yaml.Node, key string) int {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// applyOverride sets "a.b.c=value" in the tree, creating mappings as needed.
+func applyOverride(root *yaml.Node, o string, src *source) error {
+	key, val, ok := strings.Cut(o, "=")
+	key = strings.TrimSpace(key)
+	if !ok || key == "" {
+		return Problem{File: "--set", Key: o, Msg: "want key.path=value"}
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(val), &doc); err != nil {
+		return Problem{File: "--set", Key: key, Msg: fmt.Sprintf("value %q is not valid YAML", val)}
+	}
+	v := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: ""}
+	if len(doc.Content) > 0 {
+		v = doc.Content[0]
+	}
+	parts := strings.Split(key, ".")
+	m := root
+	for _, p := range parts[:len(parts)-1] {
+		j := keyIndex(m, p)
+		if j < 0 {
+			child := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+			m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: p}, child)
+			src.mark(m.Content[len(m.Content)-2], "--set")
+			src.mark(child, "--set")
+			m = child
+			continue
+		}
+		if m.Content[j+1].Kind != yaml.MappingNode {
+			return Problem{File: "--set", Key: key, Msg: fmt.Sprintf("%s is not a mapping", p)}
+		}
+		m = m.Content[j+1]
+	}
+	k := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: parts[len(parts)-1]}
+	src.mark(k, "--set")
+	src.mark(v, "--set")
+	mergeMaps(m, &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{k, v}})
+	return nil
+}
+
+// lookup finds the value node at a dotted key path, or the deepest mapping
+// on the way (so a problem with a defaulted key points at its section).
+func lookup(root *yaml.Node, key string) *yaml.Node {
+	n := root
+	for _, p := range strings.Split(key, ".") {
+		if n.Kind != yaml.MappingNode {
+			return n
+		}
+		j := keyIndex(n, p)
+		if j < 0 {
+			return n
+		}
+		n = n.Content[j+1]
+	}
+	return n
+}
+
+var unmarshaler = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+
+// decodeInto decodes n into v field by field, so that every unknown key and
+// every type error is reported with its own path, file and line.
+func decodeInto(n *yaml.Node, v reflect.Value, path string, src *source, probs *Problems) {
+	report := func(at *yaml.Node, key, msg string) {
+		f, l := src.where(at)
+		*probs = append(*probs, Problem{File: f, Line: l, Key: key, Msg: msg})
+	}
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if v.Kind() == reflect.Pointer {
+		if n.Tag == "!!null" {
+			v.Set(reflect.Zero(v.Type()))
+			return
+		}
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		v = v.Elem()
+	}
+	if v.Kind() == reflect.Struct && !reflect.PointerTo(v.Type()).Implements(unmarshaler) {
+		if n.Kind != yaml.MappingNode {
+			report(n, path, fmt.Sprintf("want a mapping of keys, got %s", describe(n)))
+			return
+		}
+		fields := structFields(v.Type())
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			kp := join(path, k.Value)
+			idx, ok := fields[k.Value]
+			if !ok {
+				report(k, kp, "unknown key"+suggest(k.Value, fields))
+				continue
+			}
+			decodeInto(val, v.FieldByIndex(idx), kp, src, probs)
+		}
+		return
+	}
+	if v.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode && v.Type().Elem().Kind() == reflect.Struct {
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, c := range n.Content {
+			decodeInto(c, s.Index(i), fmt.Sprintf("%s[%d]", path, i), src, probs)
+		}
+		v.Set(s)
+		return
+	}
+	tmp := reflect.New(v.Type())
+	if err := n.Decode(tmp.Interface()); err != nil {
+		var te *yaml.TypeError
+		msg := err.Error()
+		if errors.As(err, &te) && len(te.Errors) > 0 {
+			msg = te.Errors[0]
+			if _, rest, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(msg, "line ") {
+				msg = rest
+			}
+		}
+		report(n, path, fmt.Sprintf("want %s, got %s (%s)", typeName(v.Type()), describe(n), msg))
+		return
+	}
+	v.Set(tmp.Elem())
+}
+
+
+func structFields(t reflect.Type) map[string][]int {
+	out := map[string][]int{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := strings.Split(f.Tag.Get("yaml"), ",")
+		name := tag[0]
+		if name == "-" {
+			continue
+		}
+		if len(tag) > 1 && tag[1] == "inline" {
+			for k, idx := range structFields(f.Type) {
+				out[k] = append([]int{i}, idx...)
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = []int{i}
+	}
+	return out
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
+func typeName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return "an integer"
+	case reflect.Float64, reflect.Float32:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Map:
+		return "a mapping"
+	}
+	return t.String()
+}
+
+// suggest names the closest known key, for typos.
+func suggest(key string, fields map[string][]int) string {
+	best, bestD := "", 3
+	for k := range fields {
+		if d := editDistance(key, k); d < bestD || (d == bestD && k < best) {
+			best, bestD = k, d
+		}
+	}
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	if best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return " (known: " + strings.Join(names, ", ") + ")"
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// Marshal renders the resolved config as YAML, for the run folder.
+func (c *Config) Marshal() ([]byte, error) {
+	return yaml.Marshal(c)
+}

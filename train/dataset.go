@@ -1,0 +1,108 @@
+package train
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/sugarme/gotch/nn"
+
+	"github.com/vbg-museum/vbg/config"
+	"github.com/vbg-museum/vbg/data"
+	"github.com/vbg-museum/vbg/vbg"
+)
+
+// Dataset is the three splits of an experiment with their class names.
+type Dataset struct {
+	Labels           []string
+	Train, Val, Test []data.Record
+}
+
+// LoadDataset opens the experiment's data: a prepared folder, or the
+// synthetic set generated into the run folder.
+func LoadDataset(cfg *config.Config, runDir string) (*Dataset, error) {
+	d := cfg.Data
+	switch d.Source {
+	case "synthetic":
+		recs, labels, err := data.Synthetic(filepath.Join(runDir, "synthetic"), data.SyntheticOptions{
+			Classes: d.Synthetic.Classes, PerClass: d.Synthetic.PerClass, ImageSize: d.ImageSize, Seed: uint64(cfg.Seed)})
+		if err != nil {
+			return nil, err
+		}
+		split, err := data.Split(recs, data.DefaultRatios, uint64(cfg.Seed), nil)
+		if err != nil {
+			return nil, err
+		}
+		pick := func(idx []int) []data.Record {
+			out := make([]data.Record, len(idx))
+			for i, j := range idx {
+				out[i] = recs[j]
+			}
+			return out
+		}
+		return &Dataset{Labels: labels, Train: pick(split.Train), Val: pick(split.Val), Test: pick(split.Test)}, nil
+	case "prepared":
+		if _, err := os.Stat(d.Dir); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("data.dir %s does not exist: prepare it first, e.g. `vbg data prepare emoji --out %s` (see `vbg data prepare --help`)", d.Dir, d.Dir)
+		}
+		p, err := data.Open(d.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("data.dir: %w", err)
+		}
+		ds := &Dataset{Labels: p.Labels, Train: p.Split(data.Train), Val: p.Split(data.Val), Test: p.Split(data.Test)}
+		if len(ds.Train) == 0 || len(ds.Val) == 0 || len(ds.Test) == 0 {
+			return nil, fmt.Errorf("data.dir %s: a split is empty (train %d, val %d, test %d)", d.Dir, len(ds.Train), len(ds.Val), len(ds.Test))
+		}
+		return ds, nil
+	}
+	return nil, fmt.Errorf("data.source: unknown %q", d.Source)
+}
+
+// BuildTokenizer returns the experiment's tokenizer. A word vocabulary is
+// built from the training texts and saved in the run folder (or read back
+// from it when resuming, so ids never change within a run).
+func BuildTokenizer(cfg *config.Config, runDir string, ds *Dataset, resuming bool) (vbg.Tokenizer, error) {
+	if cfg.Model.Fusion.Type == "image" {
+		return nil, nil
+	}
+	switch cfg.Model.Text.Tokenizer {
+	case "words":
+		path := filepath.Join(runDir, VocabFile)
+		if resuming {
+			return vbg.LoadWordVocab(path)
+		}
+		var texts []string
+		for _, r := range ds.Train {
+			texts = append(texts, r.Texts...)
+		}
+		v := vbg.BuildWordVocab(texts, 1)
+		if err := v.Save(path); err != nil {
+			return nil, err
+		}
+		return v, nil
+	case "pretrained":
+		return loadPretrainedTokenizer(cfg)
+	}
+	return nil, fmt.Errorf("model.text.tokenizer: unknown %q", cfg.Model.Text.Tokenizer)
+}
+
+// LoadPretrained loads the encoders' pretrained weights named in the config
+// into vs, reporting what was loaded to log.
+func LoadPretrained(vs *nn.VarStore, cfg *config.Config, log io.Writer) error {
+	return loadPretrainedWeights(vs, cfg, log)
+}
+
+// configHash identifies a resolved config, so a checkpoint is never resumed
+// under another one.
+// Threads and device are left out: a run may resume on another machine.
+func configHash(c *config.Config) string {
+	cc := *c
+	cc.Threads, cc.Device = 0, ""
+	y, _ := cc.Marshal()
+	s := sha256.Sum256(y)
+	return hex.EncodeToString(s[:8])
+}

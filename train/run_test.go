@@ -1,0 +1,58 @@
+package train
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vbg-museum/vbg/config"
+	"github.com/vbg-museum/vbg/report"
+)
+
+// smokeConfig is experiments/smoke.yaml with test-sized overrides.
+func smokeConfig(t *testing.T, sets ...string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load("../experiments/smoke.yaml", append([]string{"output.dir=" + t.TempDir(), "threads=2"}, sets...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestSkeletonLearns trains the smoke experiment and checks that the loss
+// falls and that held-out accuracy is far above chance (0.25 on 4 classes;
+// one modality alone can reach at most 0.5).
+func TestSkeletonLearns(t *testing.T) {
+	cfg := smokeConfig(t)
+	dir, err := NewRunDir(cfg, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(cfg, dir, Options{Quiet: true, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	epochs, err := report.ReadMetricsJSONL(filepath.Join(dir, MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(epochs) != cfg.Train.Epochs {
+		t.Fatalf("%d epochs logged, want %d", len(epochs), cfg.Train.Epochs)
+	}
+	first, last := epochs[0].TrainLoss, epochs[len(epochs)-1].TrainLoss
+	t.Logf("train loss %.3f -> %.3f; test accuracy %.3f, macro-F1 %.3f", first, last, sum.Test.Accuracy, sum.Test.MacroF1)
+	if !(last < 0.5*first) {
+		t.Errorf("train loss fell from %.3f to %.3f; want below half", first, last)
+	}
+	if sum.Test.Accuracy < 0.8 {
+		t.Errorf("test accuracy %.3f; want >= 0.8 (chance 0.25, one modality alone <= 0.5)", sum.Test.Accuracy)
+	}
+	for _, f := range []string{ConfigFile, MetricsFile, SummaryFile, ReportFile, LabelsFile, VocabFile,
+		filepath.Join(CheckDir, BestFile), filepath.Join(CheckDir, LastFile), "figures/loss.png", "figures/confusion.png"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("run folder lacks %s", f)
+		}
+	}
+}
