@@ -26,6 +26,7 @@ type Config struct {
 	Data   Data   `yaml:"data"`
 	Model  Model  `yaml:"model"`
 	Train  Train  `yaml:"train"`
+	GAN    GAN    `yaml:"gan"`
 	Output Output `yaml:"output"`
 }
 
@@ -59,6 +60,9 @@ type Synthetic struct {
 
 // Model is the VBG network: image encoder, text encoder, fusion, head.
 type Model struct {
+	// Arch is "vbg" or a baseline's name (resnet18, textcnn, ...; see
+	// package baselines).
+	Arch   string       `yaml:"arch"`
 	Image  ImageEncoder `yaml:"image"`
 	Text   TextEncoder  `yaml:"text"`
 	Fusion Fusion       `yaml:"fusion"`
@@ -149,6 +153,7 @@ func Default() *Config {
 			Synthetic:  Synthetic{Classes: 4, PerClass: 64},
 		},
 		Model: Model{
+			Arch:   "vbg",
 			Image:  ImageEncoder{Preset: "vit-b16"},
 			Text:   TextEncoder{Preset: "bert-base", Tokenizer: "pretrained"},
 			Fusion: Fusion{Type: "bidirectional", Heads: 8},
@@ -163,6 +168,7 @@ func Default() *Config {
 			Accumulate:  1,
 			EarlyStop:   EarlyStop{Metric: "accuracy"},
 		},
+		GAN:    defaultGAN(),
 		Output: Output{Dir: "runs"},
 	}
 }
@@ -241,6 +247,9 @@ func (c *Config) Validate() []Problem {
 	}
 
 	m := c.Model
+	if m.Arch == "" {
+		bad("model.arch", "must name an architecture (vbg or a baseline)")
+	}
 	oneOf("model.image.preset", m.Image.Preset, "vit-b16", "vit-tiny", "custom")
 	oneOf("model.text.preset", m.Text.Preset, "bert-base", "minilm-l6", "bert-tiny", "custom")
 	oneOf("model.text.tokenizer", m.Text.Tokenizer, "words", "pretrained")
@@ -294,5 +303,6 @@ func (c *Config) Validate() []Problem {
 	if c.Output.Dir == "" {
 		bad("output.dir", "must not be empty")
 	}
+	ps = append(ps, c.GAN.problems()...)
 	return ps
 }

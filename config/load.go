@@ -308,7 +308,6 @@ func decodeInto(n *yaml.Node, v reflect.Value, path string, src *source, probs *
 	v.Set(tmp.Elem())
 }
 
-
 func structFields(t reflect.Type) map[string][]int {
 	out := map[string][]int{}
 	for i := 0; i < t.NumField(); i++ {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
@@ -46,9 +47,10 @@ func checksum(names []string, data func(string) ([]byte, error)) (string, error)
 }
 
 // SaveCheckpoint writes the model's variables ("model.<name>"), the
-// optimizer's moments (when opt is not nil) and the state to path as one
-// safetensors file, atomically, with a SHA-256 of its tensors in the header.
-func SaveCheckpoint(path string, vs *nn.VarStore, opt *AdamW, st State) error {
+// optimizer's moments (when opt is not nil), extra tensors under their own
+// names (the GAN's "gan.*") and the state to path as one safetensors file,
+// atomically, with a SHA-256 of its tensors in the header.
+func SaveCheckpoint(path string, vs *nn.VarStore, opt *AdamW, extra map[string]*ts.Tensor, st State) error {
 	raw := map[string]pretrained.RawTensor{}
 	add := func(name string, t *ts.Tensor) error {
 		b, dt, shape, err := pretrained.TensorBytes(t)
@@ -61,6 +63,11 @@ func SaveCheckpoint(path string, vs *nn.VarStore, opt *AdamW, st State) error {
 	for name, v := range vs.Variables() {
 		v := v
 		if err := add("model."+name, &v); err != nil {
+			return err
+		}
+	}
+	for name, t := range extra {
+		if err := add(name, t); err != nil {
 			return err
 		}
 	}
@@ -89,6 +96,7 @@ type Checkpoint struct {
 	State State
 	Model map[string]*ts.Tensor // by variable name, without the "model." prefix
 	Optim map[string]*ts.Tensor // "optim.m.<param>", "optim.v.<param>"
+	Extra map[string]*ts.Tensor // anything else, e.g. "gan.*"
 	Path  string
 }
 
@@ -96,6 +104,7 @@ type Checkpoint struct {
 func (c *Checkpoint) Drop() {
 	pretrained.DropAll(c.Model)
 	pretrained.DropAll(c.Optim)
+	pretrained.DropAll(c.Extra)
 }
 
 // LoadCheckpoint reads a checkpoint and verifies its checksum; a file that
@@ -120,7 +129,7 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	if got != want {
 		return nil, fmt.Errorf("checkpoint %s: checksum mismatch (file says %.12s…, data hashes to %.12s…): the file is corrupt", path, want, got)
 	}
-	c := &Checkpoint{Path: path, Model: map[string]*ts.Tensor{}, Optim: map[string]*ts.Tensor{}}
+	c := &Checkpoint{Path: path, Model: map[string]*ts.Tensor{}, Optim: map[string]*ts.Tensor{}, Extra: map[string]*ts.Tensor{}}
 	if err := json.Unmarshal([]byte(md[metaState]), &c.State); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: state: %w", path, err)
 	}
@@ -131,10 +140,12 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 			return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 		}
 		switch {
-		case len(n) > 6 && n[:6] == "model.":
-			c.Model[n[6:]] = t
-		default:
+		case strings.HasPrefix(n, "model."):
+			c.Model[strings.TrimPrefix(n, "model.")] = t
+		case strings.HasPrefix(n, "optim."):
 			c.Optim[n] = t
+		default:
+			c.Extra[n] = t
 		}
 	}
 	return c, nil

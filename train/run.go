@@ -165,14 +165,13 @@ type trainer struct {
 	opts  Options
 	log   io.Writer
 	vs    *nn.VarStore
-	model *vbg.Model
+	model vbg.Network
 	opt   *AdamW
 	cw    *ts.Tensor // class weights or nil
 }
 
 func (t *trainer) uses() (image, text bool) {
-	k := vbg.FusionKind(t.cfg.Model.Fusion.Type)
-	return k != vbg.TextOnly, k != vbg.ImageOnly
+	return t.model.Uses()
 }
 
 func (t *trainer) textTokenizer() vbg.Tokenizer {
@@ -190,11 +189,10 @@ func (t *trainer) build() error {
 		vocab = t.tok.VocabSize()
 	}
 	var err error
-	t.model, err = vbg.New(t.vs.Root(), c.Model, c.Data.ImageSize, vocab, c.Data.MaxTextLen, len(t.ds.Labels))
+	t.model, err = NewNetwork(t.vs.Root(), c, vocab, len(t.ds.Labels))
 	if err != nil {
 		return err
 	}
-	t.model.FreezeEncoders = c.Train.FreezeEncoders
 	if err := LoadPretrained(t.vs, c, t.log); err != nil {
 		return err
 	}
@@ -261,37 +259,44 @@ func (t *trainer) numParams() int64 {
 	return n
 }
 
+// trainLoader makes the loader of the training split (real records, plus
+// generated ones when the GAN loop is on).
+func (t *trainer) trainLoader(recs []data.Record) (*data.Loader, error) {
+	return t.newLoader(recs, true)
+}
+
 func (t *trainer) loaders() (train, val, test *data.Loader, err error) {
-	c := t.cfg
-	mk := func(recs []data.Record, isTrain bool) (*data.Loader, error) {
-		lc := data.DefaultLoaderConfig(isTrain)
-		lc.ImageSize = c.Data.ImageSize
-		lc.ResizeSize = c.Data.ImageSize
-		lc.BatchSize = c.Train.BatchSize
-		lc.Workers = c.Data.Workers
-		lc.Seed = uint64(c.Seed)
-		lc.Quiet = true
-		for i := 0; i < 3; i++ {
-			lc.Mean[i], lc.Std[i] = float32(c.Data.Mean[i]), float32(c.Data.Std[i])
-		}
-		if isTrain {
-			lc.Augment = data.Augment{HFlip: c.Data.Augment.Flip}
-			if c.Data.Augment.CropScale < 1 {
-				lc.Augment.RandomResizedCrop = true
-				lc.Augment.Scale = [2]float64{c.Data.Augment.CropScale, 1}
-				lc.Augment.Ratio = [2]float64{3.0 / 4, 4.0 / 3}
-			}
-		}
-		return data.NewLoader(recs, lc)
-	}
-	if train, err = mk(t.ds.Train, true); err != nil {
+	if train, err = t.newLoader(t.ds.Train, true); err != nil {
 		return
 	}
-	if val, err = mk(t.ds.Val, false); err != nil {
+	if val, err = t.newLoader(t.ds.Val, false); err != nil {
 		return
 	}
-	test, err = mk(t.ds.Test, false)
+	test, err = t.newLoader(t.ds.Test, false)
 	return
+}
+
+func (t *trainer) newLoader(recs []data.Record, isTrain bool) (*data.Loader, error) {
+	c := t.cfg
+	lc := data.DefaultLoaderConfig(isTrain)
+	lc.ImageSize = c.Data.ImageSize
+	lc.ResizeSize = c.Data.ImageSize
+	lc.BatchSize = c.Train.BatchSize
+	lc.Workers = c.Data.Workers
+	lc.Seed = uint64(c.Seed)
+	lc.Quiet = true
+	for i := 0; i < 3; i++ {
+		lc.Mean[i], lc.Std[i] = float32(c.Data.Mean[i]), float32(c.Data.Std[i])
+	}
+	if isTrain {
+		lc.Augment = data.Augment{HFlip: c.Data.Augment.Flip}
+		if c.Data.Augment.CropScale < 1 {
+			lc.Augment.RandomResizedCrop = true
+			lc.Augment.Scale = [2]float64{c.Data.Augment.CropScale, 1}
+			lc.Augment.Ratio = [2]float64{3.0 / 4, 4.0 / 3}
+		}
+	}
+	return data.NewLoader(recs, lc)
 }
 
 func (t *trainer) run() (*Summary, error) {
@@ -321,6 +326,9 @@ func (t *trainer) run() (*Summary, error) {
 		if err == nil {
 			err = t.opt.LoadState(ck.Optim, ck.State.Step)
 		}
+		if err == nil {
+			err = t.restoreGAN(ck.Extra)
+		}
 		ck.Drop()
 		if err != nil {
 			return nil, fmt.Errorf("resume: %w", err)
@@ -348,6 +356,13 @@ func (t *trainer) run() (*Summary, error) {
 	tok := t.textTokenizer()
 	samples := 0
 	for epoch := st.Epoch + 1; epoch <= c.Train.Epochs; epoch++ {
+		if gen, changed, err := t.ganFeedback(epoch); err != nil {
+			return nil, fmt.Errorf("epoch %d: %w", epoch, err)
+		} else if changed {
+			if trainL, err = t.trainLoader(append(append([]data.Record(nil), t.ds.Train...), gen...)); err != nil {
+				return nil, err
+			}
+		}
 		start := time.Now()
 		bar := t.bar(trainL.Len(), fmt.Sprintf("epoch %d/%d", epoch, c.Train.Epochs))
 		var lossSum float64
@@ -417,13 +432,13 @@ func (t *trainer) run() (*Summary, error) {
 		improved := score > st.Best
 		if improved {
 			st.Best, st.BestEpoch, st.SinceBest = score, epoch, 0
-			if err := SaveCheckpoint(filepath.Join(ckDir, BestFile), t.vs, nil, st); err != nil {
+			if err := SaveCheckpoint(filepath.Join(ckDir, BestFile), t.vs, nil, nil, st); err != nil {
 				return nil, err
 			}
 		} else {
 			st.SinceBest++
 		}
-		if err := SaveCheckpoint(filepath.Join(ckDir, LastFile), t.vs, t.opt, st); err != nil {
+		if err := SaveCheckpoint(filepath.Join(ckDir, LastFile), t.vs, t.opt, t.ganState(), st); err != nil {
 			return nil, err
 		}
 		mark := ""
@@ -490,7 +505,7 @@ func (t *trainer) trainStep(b *batchTensors, accumulate int) (float64, int, erro
 		return 0, 0, err
 	}
 	defer out.Drop()
-	loss, err := t.model.Classifier.Loss(out.Logits, b.labels, t.cw)
+	loss, err := t.model.Loss(out.Logits, b.labels, t.cw)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -586,7 +601,7 @@ func (t *trainer) predictBatch(b *batchTensors) ([][]float64, float64, error) {
 		return nil, 0, err
 	}
 	defer out.Drop()
-	loss, err := t.model.Classifier.Loss(out.Logits, b.labels, nil)
+	loss, err := t.model.Loss(out.Logits, b.labels, nil)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -14,6 +14,18 @@ import (
 	"github.com/vbg-museum/vbg/config"
 )
 
+// Network is what the training loop trains and evaluates: the VBG model or
+// a baseline (package baselines). Forward returns logits (and, where the
+// network has one, the feature vector the head classifies).
+type Network interface {
+	Forward(in Inputs, train bool) (*Output, error)
+	// Loss is the training objective on logits [B, K] and labels [B];
+	// classWeights [K] may be nil.
+	Loss(logits, labels, classWeights *ts.Tensor) (*ts.Tensor, error)
+	// Uses says which inputs Forward reads.
+	Uses() (image, text bool)
+}
+
 // Model is the whole VBG network. Image or Text is nil in the image-only and
 // text-only ablations.
 type Model struct {
@@ -48,6 +60,14 @@ func (o *Output) Drop() {
 		}
 	}
 }
+
+// Loss implements Network: the classifier's cross-entropy plus its L2 term.
+func (m *Model) Loss(logits, labels, classWeights *ts.Tensor) (*ts.Tensor, error) {
+	return m.Classifier.Loss(logits, labels, classWeights)
+}
+
+// Uses implements Network.
+func (m *Model) Uses() (image, text bool) { return m.Image != nil, m.Text != nil }
 
 // ViTFromConfig resolves an experiment's image section into a ViT config.
 func ViTFromConfig(c config.ImageEncoder, imageSize int) (ViTConfig, error) {

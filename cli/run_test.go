@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	ucli "github.com/urfave/cli/v2"
+)
+
+// runCLI runs the vbg app with args and returns stdout, stderr and the exit
+// code it asked for.
+func runCLI(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	app := App()
+	app.Writer, app.ErrWriter = &out, &errOut
+	code := 0
+	prev := ucli.OsExiter
+	ucli.OsExiter = func(c int) { code = c }
+	defer func() { ucli.OsExiter = prev }()
+	if err := app.Run(append([]string{"vbg"}, args...)); err != nil && code == 0 {
+		code = 1
+	}
+	return out.String(), errOut.String(), code
+}
+
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	var names []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil {
+			names = append(names, p)
+		}
+		return nil
+	})
+	return names
+}
+
+// TestRunBadInput checks that each kind of bad experiment gives one line
+// naming the file, line and key, a non-zero exit, and writes nothing.
+func TestRunBadInput(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "runs")
+	existing := filepath.Join(out, "old-run")
+	if err := os.MkdirAll(existing, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(existing, "config.yaml"), []byte("name: old\ntrain:\n  lr: -1\n"), 0o644)
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o644)
+		return p
+	}
+	base := "name: x\ndata:\n  source: synthetic\nmodel:\n  text:\n    tokenizer: words\noutput:\n  dir: " + out + "\n"
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"missing file", []string{"run", filepath.Join(dir, "nope.yaml")}, []string{"nope.yaml", "no such file"}},
+		{"unknown key", []string{"run", write("unknown.yaml", base+"train:\n  epoks: 3\n")}, []string{"unknown.yaml:10: train.epoks: unknown key"}},
+		{"wrong type", []string{"run", write("type.yaml", base+"train:\n  epochs: three\n")}, []string{"type.yaml:10: train.epochs: want an integer"}},
+		{"negative learning rate", []string{"run", write("lr.yaml", base+"train:\n  lr: -0.001\n")}, []string{"lr.yaml:10: train.lr: must be in (0, 10]"}},
+		{"bad override", []string{"run", write("ok.yaml", base), "--set", "train.lr=-1"}, []string{"--set: train.lr: must be in (0, 10]"}},
+		{"bad resume config", []string{"run", "--resume", existing}, []string{"config.yaml:3: train.lr: must be in (0, 10]"}},
+		{"no experiment", []string{"run"}, []string{"usage: vbg run"}},
+	}
+	before := listDir(t, out)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, code := runCLI(t, tc.args...)
+			if code == 0 {
+				t.Fatalf("exit code 0; stderr %q", stderr)
+			}
+			msg := strings.TrimSpace(stderr)
+			if strings.Count(msg, "\n") != 0 {
+				t.Errorf("want one line, got %q", msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("stderr %q does not contain %q", msg, w)
+				}
+			}
+		})
+	}
+	if after := listDir(t, out); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("bad input wrote into the output folder:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+func TestHelpExplainsItself(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"run", "--help"}} {
+		stdout, _, code := runCLI(t, args...)
+		if code != 0 {
+			t.Errorf("%v: exit %d", args, code)
+		}
+		for _, w := range []string{"EXPERIMENT.yaml", "run"} {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("%v: help lacks %q:\n%s", args, w, stdout)
+			}
+		}
+	}
+	stdout, _, _ := runCLI(t, "run", "--help")
+	for _, w := range []string{"--set", "--resume", "--threads", "metrics.jsonl", "summary.json", "checkpoints"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("run --help lacks %q", w)
+		}
+	}
+}
