@@ -554,6 +554,12 @@ func countCorrect(logits, labels *ts.Tensor) (int, error) {
 // evaluate runs the model in eval mode over a loader and returns the
 // metrics report and the mean loss.
 func (t *trainer) evaluate(l *data.Loader) (*metrics.Report, float64, error) {
+	rep, loss, _, err := t.evaluateProbs(l)
+	return rep, loss, err
+}
+
+// evaluateProbs is evaluate that also returns every sample's probabilities.
+func (t *trainer) evaluateProbs(l *data.Loader) (*metrics.Report, float64, [][]float64, error) {
 	useImage, _ := t.uses()
 	tok := t.textTokenizer()
 	var probs [][]float64
@@ -585,13 +591,16 @@ func (t *trainer) evaluate(l *data.Loader) (*metrics.Report, float64, error) {
 		}
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
+	}
+	if len(labels) == 0 {
+		return nil, 0, nil, fmt.Errorf("evaluate: no samples")
 	}
 	rep, err := metrics.Compute(labels, probs, metrics.Options{ClassNames: t.ds.Labels})
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
-	return rep, lossSum / float64(len(labels)), nil
+	return rep, lossSum / float64(len(labels)), probs, nil
 }
 
 // predictBatch returns softmax probabilities and the mean loss of a batch.
