@@ -42,7 +42,9 @@ func settledRSS(t *testing.T) int64 {
 // TestOpsDoNotLeak runs a million small ops through the patched gotch and
 // checks that RSS grows by less than 5 MB. Unpatched gotch v0.9.1 leaks its
 // output slot on every op (about 84 MB per million ops) and its
-// multi-output wrappers write past a zero-byte buffer.
+// multi-output wrappers write past a zero-byte buffer; its in-place
+// wrappers kept an extra reference to every tensor they changed, so the
+// tensor was never freed.
 func TestOpsDoNotLeak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("one million ops take about half a minute; run without -short")
@@ -62,6 +64,16 @@ func TestOpsDoNotLeak(t *testing.T) {
 		defer x.Drop()
 		one := ts.FloatScalar(1)
 		op := func(i int) error {
+			if i%10 == 5 { // an in-place wrapper on a temporary
+				y, err := x.AddScalar(one, false)
+				if err != nil {
+					return err
+				}
+				if err := y.MulScalar_(one); err != nil {
+					return err
+				}
+				return y.Drop()
+			}
 			if i%10 == 0 { // a two-output wrapper
 				a, b, err := x.MaxDim(0, false, false)
 				if err != nil {

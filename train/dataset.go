@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/sugarme/gotch/nn"
 
@@ -23,8 +25,49 @@ type Dataset struct {
 }
 
 // LoadDataset opens the experiment's data: a prepared folder, or the
-// synthetic set generated into the run folder.
+// synthetic set generated into the run folder. With
+// data.max_train_per_class the training split keeps at most that many
+// records per class.
 func LoadDataset(cfg *config.Config, runDir string) (*Dataset, error) {
+	ds, err := loadDataset(cfg, runDir)
+	if err != nil || cfg.Data.MaxTrainPerClass <= 0 {
+		return ds, err
+	}
+	ds.Train = capPerClass(ds.Train, cfg.Data.MaxTrainPerClass, uint64(cfg.Seed))
+	return ds, nil
+}
+
+// capPerClass keeps at most max records of each label, chosen by a hash of
+// (seed, record id) so the choice does not depend on record order; the
+// kept records stay in their original order.
+func capPerClass(recs []data.Record, max int, seed uint64) []data.Record {
+	type ranked struct {
+		i int
+		h uint64
+	}
+	byLabel := map[int][]ranked{}
+	for i, r := range recs {
+		h := fnv.New64a()
+		fmt.Fprintf(h, "%d\x00%s", seed, r.ID)
+		byLabel[r.LabelID] = append(byLabel[r.LabelID], ranked{i, h.Sum64()})
+	}
+	keep := make([]bool, len(recs))
+	for _, rs := range byLabel {
+		sort.Slice(rs, func(a, b int) bool { return rs[a].h < rs[b].h || (rs[a].h == rs[b].h && rs[a].i < rs[b].i) })
+		for _, r := range rs[:min(max, len(rs))] {
+			keep[r.i] = true
+		}
+	}
+	out := make([]data.Record, 0, len(recs))
+	for i, r := range recs {
+		if keep[i] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func loadDataset(cfg *config.Config, runDir string) (*Dataset, error) {
 	d := cfg.Data
 	switch d.Source {
 	case "synthetic":

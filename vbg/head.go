@@ -41,13 +41,17 @@ func (c *Classifier) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	return c.Dense.Forward(h)
 }
 
+// noTensor is an absent optional tensor (None). It is made once: each
+// ts.FromCtensor call registers a Go tensor that is never freed.
+var noTensor = ts.FromCtensor(nil)
+
 // Loss is the softmax cross-entropy of logits [B, K] against labels [B]
 // (int64), optionally weighted per class (weights [K], or nil), plus
 // L2·‖W‖² of the head's weights.
 func (c *Classifier) Loss(logits, labels, weights *ts.Tensor) (*ts.Tensor, error) {
 	w := weights
 	if w == nil {
-		w = ts.FromCtensor(nil)
+		w = noTensor
 	}
 	ce, err := logits.CrossEntropyLoss(labels, w, 1 /* mean */, -100, 0, false)
 	if err != nil {

@@ -22,6 +22,9 @@ var leakyAlloc = regexp.MustCompile(`(?m)^(\s*)(\w+) := \(\*lib\.Ctensor\)\(unsa
 // first slot (ctensorPtr1 .. ctensorPtrN).
 var extraOut = regexp.MustCompile(`ctensorPtr(\d+) := \(\*lib\.Ctensor\)\(unsafe\.Pointer\(uintptr`)
 
+// inplaceSwap matches where an in-place wrapper takes the handle C returned.
+var inplaceSwap = regexp.MustCompile(`(?m)^([ \t]*)ts\.ctensor = \*ptr[ \t]*$`)
+
 // leakFiles are the ts files whose wrappers return a fixed number of tensors.
 var leakFiles = []string{"ts/tensor-generated.go", "ts/patch.go"}
 
@@ -46,6 +49,12 @@ func FixLeaks(gotchDir string) (int, error) {
 				return total, fmt.Errorf("%s: a wrapper returns %d tensors, more than the %d slots", path, n+1, outSlots)
 			}
 		}
+		// In-place wrappers get a new handle to the same tensor back from C
+		// and replaced the tensor's handle with it, dropping the old one on
+		// the floor: the old handle kept a reference, so the storage of
+		// every tensor changed in place was never freed. Keep the old
+		// handle (Go values that share it stay valid) and free the new one.
+		src = []byte(inplaceSwap.ReplaceAllString(string(src), "${1}lib.AtFree(*ptr) // VBG: same tensor as ts; keep ts's handle"))
 		n := 0
 		out := leakyAlloc.ReplaceAllStringFunc(string(src), func(line string) string {
 			m := leakyAlloc.FindStringSubmatch(line)
@@ -60,6 +69,22 @@ func FixLeaks(gotchDir string) (int, error) {
 		}
 		total += n
 	}
+	// Float64Values converts to float64 and never frees the copy (the
+	// drop is commented out upstream): one leaked tensor per call.
+	tpath := filepath.Join(gotchDir, "ts", "tensor.go")
+	tsrc, err := os.ReadFile(tpath)
+	if err != nil {
+		return total, err
+	}
+	const commented = "\t// float64Ts.MustDrop()\n"
+	if !strings.Contains(string(tsrc), commented) {
+		return total, fmt.Errorf("%s: Float64Values no longer looks as expected; is this gotch v0.9.1?", tpath)
+	}
+	tsrc = []byte(strings.Replace(string(tsrc), commented, "\tfloat64Ts.MustDrop() // VBG: upstream leaked this copy\n", 1))
+	if err := os.WriteFile(tpath, tsrc, 0o644); err != nil {
+		return total, err
+	}
+	total++
 	const slots = `package ts
 
 // #include <stdlib.h>
