@@ -43,6 +43,9 @@ type Data struct {
 	Std        []float64 `yaml:"std"`
 	Augment    Augment   `yaml:"augment"`
 	Synthetic  Synthetic `yaml:"synthetic"`
+	// MaxTrainPerClass keeps at most this many training records per class
+	// (a deterministic subsample by seed), for scarce-data experiments; 0 = all.
+	MaxTrainPerClass int `yaml:"max_train_per_class"`
 }
 
 // Augment is train-time image augmentation.
@@ -67,12 +70,15 @@ type Model struct {
 	Text   TextEncoder  `yaml:"text"`
 	Fusion Fusion       `yaml:"fusion"`
 	Head   Head         `yaml:"head"`
+	// Baseline holds the baselines' own settings (see config/baselines.go).
+	Baseline Baseline `yaml:"baseline"`
 }
 
 // ImageEncoder is a ViT. Preset fills the sizes; explicit sizes override it.
 type ImageEncoder struct {
 	Preset     string  `yaml:"preset"`     // vit-b16, vit-tiny or custom
 	Pretrained string  `yaml:"pretrained"` // hub repo id or local folder; empty = random init
+	Freeze     bool    `yaml:"freeze"`     // keep the weights fixed (no gradients, eval mode)
 	Hidden     int     `yaml:"hidden"`
 	Layers     int     `yaml:"layers"`
 	Heads      int     `yaml:"heads"`
@@ -88,6 +94,7 @@ type TextEncoder struct {
 	// Tokenizer is "words" (a word-level vocabulary built from the training
 	// texts) or "pretrained" (the WordPiece vocabulary of Pretrained).
 	Tokenizer string  `yaml:"tokenizer"`
+	Freeze    bool    `yaml:"freeze"` // keep the weights fixed (no gradients, eval mode)
 	Hidden    int     `yaml:"hidden"`
 	Layers    int     `yaml:"layers"`
 	Heads     int     `yaml:"heads"`
@@ -153,11 +160,12 @@ func Default() *Config {
 			Synthetic:  Synthetic{Classes: 4, PerClass: 64},
 		},
 		Model: Model{
-			Arch:   "vbg",
-			Image:  ImageEncoder{Preset: "vit-b16"},
-			Text:   TextEncoder{Preset: "bert-base", Tokenizer: "pretrained"},
-			Fusion: Fusion{Type: "bidirectional", Heads: 8},
-			Head:   Head{Dropout: 0.5, L2: 0.001, ClassWeights: "none"},
+			Arch:     "vbg",
+			Image:    ImageEncoder{Preset: "vit-b16"},
+			Text:     TextEncoder{Preset: "bert-base", Tokenizer: "pretrained"},
+			Fusion:   Fusion{Type: "bidirectional", Heads: 8},
+			Head:     Head{Dropout: 0.5, L2: 0.001, ClassWeights: "none"},
+			Baseline: defaultBaseline(),
 		},
 		Train: Train{
 			Epochs:      10,
@@ -223,6 +231,7 @@ func (c *Config) Validate() []Problem {
 		bad("data.max_text_len", "must be in [3, 512], got %d", d.MaxTextLen)
 	}
 	nonNeg("data.workers", d.Workers)
+	nonNeg("data.max_train_per_class", d.MaxTrainPerClass)
 	if len(d.Mean) != 3 {
 		bad("data.mean", "want 3 values (R, G, B), got %d", len(d.Mean))
 	}
@@ -280,6 +289,7 @@ func (c *Config) Validate() []Problem {
 		bad("model.head.l2", "must not be negative, got %g", m.Head.L2)
 	}
 	oneOf("model.head.class_weights", m.Head.ClassWeights, "none", "inverse")
+	ps = append(ps, m.Baseline.problems()...)
 
 	t := c.Train
 	positive("train.epochs", t.Epochs)

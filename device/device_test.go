@@ -82,3 +82,41 @@ func TestParse(t *testing.T) {
 		t.Errorf("Parse(cpu) = %v, %v", d, err)
 	}
 }
+
+// TestNestedNoGrad checks the patched grad-mode handling: a NoGrad nested
+// in another leaves gradients off, and the outer one restores them.
+func TestNestedNoGrad(t *testing.T) {
+	w, err := Start(Config{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	err = w.Do(func() error {
+		x := ts.MustOnes([]int64{2}, 6, w.Device).MustSetRequiresGrad(true, true)
+		defer x.MustDrop()
+		requires := func() bool {
+			y := x.MustMulScalar(ts.FloatScalar(2), false)
+			defer y.MustDrop()
+			return y.MustRequiresGrad()
+		}
+		ts.NoGrad(func() {
+			ts.NoGrad(func() {})
+			if requires() {
+				t.Error("grad mode on after a nested NoGrad")
+			}
+		})
+		if !requires() {
+			t.Error("grad mode not restored after NoGrad")
+		}
+		if prev, err := ts.GradSetEnabled(false); err != nil || !prev {
+			t.Errorf("GradSetEnabled reported previous state %v (%v), want true", prev, err)
+		}
+		if prev, _ := ts.GradSetEnabled(true); prev {
+			t.Error("GradSetEnabled reported previous state true, want false")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

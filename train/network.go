@@ -17,11 +17,16 @@ type Builder func(p *nn.Path, cfg *config.Config, vocab, classes int) (vbg.Netwo
 // themselves here (see package baselines' Register).
 var architectures = map[string]Builder{
 	"vbg": func(p *nn.Path, c *config.Config, vocab, classes int) (vbg.Network, error) {
-		m, err := vbg.New(p, c.Model, c.Data.ImageSize, vocab, c.Data.MaxTextLen, classes)
+		enc, err := encoderConfigs(c, vocab)
 		if err != nil {
 			return nil, err
 		}
-		m.FreezeEncoders = c.Train.FreezeEncoders
+		m, err := vbg.Build(p, c.Model, enc, classes)
+		if err != nil {
+			return nil, err
+		}
+		m.FreezeImage = c.Train.FreezeEncoders || c.Model.Image.Freeze
+		m.FreezeText = c.Train.FreezeEncoders || c.Model.Text.Freeze
 		return m, nil
 	},
 }

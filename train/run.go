@@ -168,6 +168,7 @@ type trainer struct {
 	model vbg.Network
 	opt   *AdamW
 	cw    *ts.Tensor // class weights or nil
+	gan   *ganRun    // the GAN loop (train/gan.go); nil until it is set up
 }
 
 func (t *trainer) uses() (image, text bool) {
@@ -209,8 +210,10 @@ func (t *trainer) build() error {
 	var params []Param
 	for _, n := range names {
 		v := vars[n]
+		frozenImage := c.Train.FreezeEncoders || c.Model.Image.Freeze
+		frozenText := c.Train.FreezeEncoders || c.Model.Text.Freeze
 		enc := strings.HasPrefix(n, "vit.") || strings.HasPrefix(n, "bert.")
-		if enc && c.Train.FreezeEncoders {
+		if (strings.HasPrefix(n, "vit.") && frozenImage) || (strings.HasPrefix(n, "bert.") && frozenText) {
 			continue
 		}
 		if !v.MustRequiresGrad() {

@@ -34,9 +34,9 @@ type Model struct {
 	Fusion     Fusion
 	Classifier *Classifier
 	Classes    int
-	// FreezeEncoders runs the encoders without gradients: only the fusion
-	// layer and the head train (and the encoders' activations are not kept).
-	FreezeEncoders bool
+	// FreezeImage and FreezeText run that encoder in eval mode without
+	// gradients: it does not train, and its activations are not kept.
+	FreezeImage, FreezeText bool
 }
 
 // Inputs is one batch on the model's device. Pixels is [B, C, H, W]
@@ -132,28 +132,57 @@ func setIf(dst *int64, v int) {
 // model section. vocab and maxLen size the text encoder's embeddings when
 // it is not pretrained.
 func New(p *nn.Path, cfg config.Model, imageSize, vocab, maxLen, classes int) (*Model, error) {
-	m := &Model{Classes: classes}
+	var enc Encoders
 	kind := FusionKind(cfg.Fusion.Type)
-	fc := FusionConfig{Kind: kind, Heads: int64(cfg.Fusion.Heads)}
 	if kind != TextOnly {
 		vc, err := ViTFromConfig(cfg.Image, imageSize)
 		if err != nil {
 			return nil, err
 		}
-		if m.Image, err = NewViTModel(p.Sub("vit"), vc); err != nil {
-			return nil, fmt.Errorf("image encoder: %w", err)
-		}
-		fc.ImageDim = vc.HiddenSize
+		enc.ViT = &vc
 	}
 	if kind != ImageOnly {
 		bc, err := BertFromConfig(cfg.Text, vocab, maxLen)
 		if err != nil {
 			return nil, err
 		}
-		if m.Text, err = NewBertModel(p.Sub("bert"), bc); err != nil {
+		enc.Bert = &bc
+	}
+	return Build(p, cfg, enc, classes)
+}
+
+// Encoders are resolved encoder configs; nil leaves that encoder out.
+type Encoders struct {
+	ViT  *ViTConfig
+	Bert *BertConfig
+}
+
+// Build builds a model at root p with the given encoders (for example ones
+// read from a pretrained model's config.json) and the fusion and head of
+// the experiment's model section.
+func Build(p *nn.Path, cfg config.Model, enc Encoders, classes int) (*Model, error) {
+	m := &Model{Classes: classes}
+	kind := FusionKind(cfg.Fusion.Type)
+	fc := FusionConfig{Kind: kind, Heads: int64(cfg.Fusion.Heads)}
+	if kind != TextOnly {
+		if enc.ViT == nil {
+			return nil, fmt.Errorf("model: fusion %q needs an image encoder", kind)
+		}
+		var err error
+		if m.Image, err = NewViTModel(p.Sub("vit"), *enc.ViT); err != nil {
+			return nil, fmt.Errorf("image encoder: %w", err)
+		}
+		fc.ImageDim = enc.ViT.HiddenSize
+	}
+	if kind != ImageOnly {
+		if enc.Bert == nil {
+			return nil, fmt.Errorf("model: fusion %q needs a text encoder", kind)
+		}
+		var err error
+		if m.Text, err = NewBertModel(p.Sub("bert"), *enc.Bert); err != nil {
 			return nil, fmt.Errorf("text encoder: %w", err)
 		}
-		fc.TextDim = bc.HiddenSize
+		fc.TextDim = enc.Bert.HiddenSize
 	}
 	fc.Dim = int64(cfg.Fusion.Dim)
 	if fc.Dim == 0 {
@@ -170,15 +199,9 @@ func New(p *nn.Path, cfg config.Model, imageSize, vocab, maxLen, classes int) (*
 }
 
 // Forward runs the encoders that the model has, fuses, and classifies.
-// With FreezeEncoders the encoders run in eval mode without gradients.
+// Frozen encoders run in eval mode without gradients.
 func (m *Model) Forward(in Inputs, train bool) (*Output, error) {
-	var img, txt *ts.Tensor
-	var err error
-	if m.FreezeEncoders {
-		ts.NoGrad(func() { img, txt, err = m.encode(in, false) })
-	} else {
-		img, txt, err = m.encode(in, train)
-	}
+	img, txt, err := m.encode(in, train)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +229,13 @@ func (m *Model) encode(in Inputs, train bool) (img, txt *ts.Tensor, err error) {
 		if in.Pixels == nil {
 			return nil, nil, fmt.Errorf("model: the image encoder needs pixels")
 		}
-		o, err := m.Image.Forward(in.Pixels, train)
+		var o *EncoderOutput
+		var err error
+		if m.FreezeImage {
+			ts.NoGrad(func() { o, err = m.Image.Forward(in.Pixels, false) })
+		} else {
+			o, err = m.Image.Forward(in.Pixels, train)
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("image encoder: %w", err)
 		}
@@ -221,7 +250,13 @@ func (m *Model) encode(in Inputs, train bool) (img, txt *ts.Tensor, err error) {
 			}
 			return nil, nil, fmt.Errorf("model: the text encoder needs input ids and an attention mask")
 		}
-		o, err := m.Text.Forward(in.InputIDs, nil, in.AttentionMask, train)
+		var o *EncoderOutput
+		var err error
+		if m.FreezeText {
+			ts.NoGrad(func() { o, err = m.Text.Forward(in.InputIDs, nil, in.AttentionMask, false) })
+		} else {
+			o, err = m.Text.Forward(in.InputIDs, nil, in.AttentionMask, train)
+		}
 		if err != nil {
 			if img != nil {
 				img.Drop()

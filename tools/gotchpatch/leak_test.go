@@ -65,3 +65,24 @@ func TestFixLeaks(t *testing.T) {
 		t.Error("patching twice was accepted")
 	}
 }
+
+func TestFixGradMode(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "ts"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "libtch"), 0o755)
+	for _, f := range gradModeFixes {
+		os.WriteFile(filepath.Join(dir, f.file), []byte("package x\n\nfunc f() {\n"+f.old+"\n"), 0o644)
+	}
+	if err := FixGradMode(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range gradModeFixes {
+		b, _ := os.ReadFile(filepath.Join(dir, f.file))
+		if !strings.Contains(string(b), f.new) || strings.Contains(string(b), f.old) {
+			t.Errorf("%s not patched:\n%s", f.file, b)
+		}
+	}
+	if err := FixGradMode(dir); err == nil {
+		t.Error("patching twice was accepted")
+	}
+}

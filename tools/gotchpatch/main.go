@@ -1,5 +1,5 @@
 // Command gotchpatch turns a pristine copy of github.com/sugarme/gotch into the
-// copy VBG builds against. It is run by scripts/setup.sh and does four things:
+// copy VBG builds against. It is run by scripts/setup.sh and does these things:
 //
 //  1. writes libtch/lib.go with the cgo flags for the libtorch it is given
 //     (CPU: libtorch_cpu and c10 only; CUDA: plus torch_cuda and c10_cuda),
@@ -11,9 +11,11 @@
 //     and is freed when the wrapper returns;
 //  3. passes a nil optional tensor to libtorch as c10::nullopt (None), not
 //     as an undefined tensor that some ops reject;
-//  4. adds Go bindings for libtch's at_set_num_threads, at_get_num_threads
+//  4. fixes grad mode: GradSetEnabled misread the previous state and
+//     NoGrad always switched gradients back on;
+//  5. adds Go bindings for libtch's at_set_num_threads, at_get_num_threads
 //     and at_manual_seed, which gotch v0.9.1 does not export;
-//  5. for a libtorch other than 2.1.0 (or with -compat), makes the generated C++ wrappers compile against a
+//  6. for a libtorch other than 2.1.0 (or with -compat), makes the generated C++ wrappers compile against a
 //     libtorch other than the one gotch was generated for: every atg_*
 //     function that fails to compile gets a body that throws, so calling it
 //     returns a Go error instead of breaking the build.
@@ -66,6 +68,9 @@ func run(gotchDir, libtorch string, compat bool, cxx string) error {
 		return err
 	}
 	fmt.Printf("gotchpatch: %d optional tensor arguments now pass None as c10::nullopt\n", n)
+	if err := FixGradMode(gotchDir); err != nil {
+		return err
+	}
 	if err := WriteExtras(gotchDir); err != nil {
 		return err
 	}

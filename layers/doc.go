@@ -1,0 +1,19 @@
+// Package layers holds the transformer building blocks that VBG's encoders
+// are made of: linear, layer-norm, embedding and convolution layers with
+// explicit initialisation, multi-head self-attention on libtorch's
+// scaled_dot_product_attention, pre-norm (ViT) and post-norm (BERT) encoder
+// blocks, ViT patch/class/position embeddings (with bicubic interpolation of
+// the position grid), BERT token/segment/position embeddings and the pooler.
+//
+// Every struct mirrors one Hugging Face transformers module and is built at an
+// nn.Path whose key is the Hugging Face checkpoint key: the path a module is
+// constructed at is its state-dict prefix, so loading and exporting weights is
+// a name lookup. Parameters are initialised the way Hugging Face's
+// _init_weights does (truncated normal, std 0.02, for weights; zeros for
+// biases; ones and zeros for LayerNorm), never with gotch's default init.
+//
+// Ownership: every Forward returns a new tensor owned by the caller and frees
+// every intermediate it created before returning, on success and on error.
+// Inputs are never freed. All tensor work must run on one goroutine locked to
+// its OS thread (see package device).
+package layers

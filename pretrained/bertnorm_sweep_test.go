@@ -1,0 +1,201 @@
+package pretrained
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"go/format"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode"
+)
+
+var updateTables = flag.Bool("update-tables", false, "rewrite bertnorm_tables.go from the Hugging Face sweep")
+
+type sweepRow struct {
+	uncased, lowerOnly string
+	class              byte
+}
+
+func parseHexRunes(t *testing.T, s string) string {
+	var b strings.Builder
+	for _, h := range strings.Fields(s) {
+		r, err := strconv.ParseUint(h, 16, 32)
+		if err != nil {
+			t.Fatalf("bad sweep field %q", s)
+		}
+		b.WriteRune(rune(r))
+	}
+	return b.String()
+}
+
+// goClass is what bertPreTokenize makes of c between two letters.
+func goClass(c rune) byte {
+	switch len(bertPreTokenize("a" + string(c) + "a")) {
+	case 2:
+		return 'w'
+	case 3:
+		return 'p'
+	}
+	return 'o'
+}
+
+// TestBertNormalizerSweep checks BertNormalizer and bertPreTokenize against
+// Hugging Face tokenizers on every Unicode code point, in the uncased and the
+// lowercase-only configurations. With -update-tables it regenerates the
+// exception tables that align Go's Unicode tables with the older ones of the
+// Rust implementation.
+func TestBertNormalizerSweep(t *testing.T) {
+	out := runPython(t, "hf-tokenizer-sweep.py")
+	hf := map[rune]sweepRow{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), "\t")
+		if len(f) != 4 {
+			t.Fatalf("bad sweep line %q", sc.Text())
+		}
+		c, _ := strconv.ParseUint(f[0], 16, 32)
+		hf[rune(c)] = sweepRow{parseHexRunes(t, f[1]), parseHexRunes(t, f[2]), f[3][0]}
+	}
+	if len(hf) < 100000 {
+		t.Fatalf("sweep returned only %d rows", len(hf))
+	}
+	uncased := BertNormalizer{CleanText: true, HandleChineseChars: true, StripAccents: true, Lowercase: true}
+	lowerOnly := BertNormalizer{CleanText: true, HandleChineseChars: true, Lowercase: true}
+	if *updateTables {
+		writeTables(t, hf)
+		return
+	}
+	var bad []string
+	for c := rune(0); c <= unicode.MaxRune; c++ {
+		if c >= 0xD800 && c <= 0xDFFF {
+			continue
+		}
+		want, ok := hf[c]
+		if !ok {
+			want = sweepRow{string(c), string(c), 'o'}
+		}
+		s := string(c)
+		if got := uncased.Normalize(s); got != want.uncased {
+			bad = append(bad, fmt.Sprintf("U+%04X uncased: hf %+q, go %+q", c, want.uncased, got))
+		}
+		if got := lowerOnly.Normalize(s); got != want.lowerOnly {
+			bad = append(bad, fmt.Sprintf("U+%04X lowercase-only: hf %+q, go %+q", c, want.lowerOnly, got))
+		}
+		if got := goClass(c); got != want.class {
+			bad = append(bad, fmt.Sprintf("U+%04X class: hf %c, go %c", c, want.class, got))
+		}
+	}
+	for i, b := range bad {
+		if i == 40 {
+			t.Errorf("... and %d more", len(bad)-40)
+			break
+		}
+		t.Error(b)
+	}
+	if len(bad) > 0 {
+		t.Logf("regenerate the tables with: go test ./pretrained -run TestBertNormalizerSweep -update-tables")
+	}
+}
+
+// writeTables derives the exception lists: first the classification ones
+// from Go's raw tables, then the decompositions still needed.
+func writeTables(t *testing.T, hf map[rune]sweepRow) {
+	var notMn, extraMn, noDecomp, notPunct, extraPunct, notCtl, extraCtl []rune
+	each := func(fn func(c rune, want sweepRow)) {
+		for c := rune(0); c <= unicode.MaxRune; c++ {
+			if c >= 0xD800 && c <= 0xDFFF {
+				continue
+			}
+			want, ok := hf[c]
+			if !ok {
+				want = sweepRow{string(c), string(c), 'o'}
+			}
+			fn(c, want)
+		}
+	}
+	each(func(c rune, want sweepRow) {
+		// Alone, a character normalizes to "" under strip_accents but not
+		// without it exactly when it is a non-spacing mark.
+		hfStrips := want.uncased == "" && want.lowerOnly != ""
+		goMn := unicode.Is(unicode.Mn, c)
+		switch {
+		case goMn && !hfStrips:
+			notMn = append(notMn, c)
+		case !goMn && hfStrips:
+			extraMn = append(extraMn, c)
+		}
+		// Removed in both configurations: NUL, U+FFFD or a control character.
+		hfRemoves := want.uncased == "" && want.lowerOnly == "" && c != 0 && c != 0xFFFD
+		goCtl := isBertControlGo(c)
+		switch {
+		case goCtl && !hfRemoves:
+			notCtl = append(notCtl, c)
+		case !goCtl && hfRemoves:
+			extraCtl = append(extraCtl, c)
+		}
+		goP := isBertPunctGo(c)
+		switch {
+		case goP && want.class == 'o':
+			notPunct = append(notPunct, c)
+		case !goP && want.class == 'p':
+			extraPunct = append(extraPunct, c)
+		}
+	})
+	hfNotMn, hfExtraMn, hfNotPunct, hfExtraPunct = runeSet(notMn...), runeSet(extraMn...), runeSet(notPunct...), runeSet(extraPunct...)
+	hfNotControl, hfExtraControl = runeSet(notCtl...), runeSet(extraCtl...)
+	hfNoDecompose = map[rune]bool{}
+	uncased := BertNormalizer{CleanText: true, HandleChineseChars: true, StripAccents: true, Lowercase: true}
+	each(func(c rune, want sweepRow) {
+		if uncased.Normalize(string(c)) == want.uncased {
+			return
+		}
+		hfNoDecompose[c] = true
+		if uncased.Normalize(string(c)) == want.uncased {
+			noDecomp = append(noDecomp, c)
+		} else {
+			delete(hfNoDecompose, c)
+		}
+	})
+	var b bytes.Buffer
+	b.WriteString(`// Code generated by "go test ./pretrained -run TestBertNormalizerSweep -update-tables"; DO NOT EDIT.
+
+package pretrained
+
+// The Rust implementation of Hugging Face tokenizers classifies characters
+// with older Unicode tables than Go's. These lists are the code points where
+// the two disagree, found by sweeping all of Unicode through both
+// (scripts/hf-tokenizer-sweep.py).
+`)
+	emit := func(name, doc string, rs []rune) {
+		sort.Slice(rs, func(i, j int) bool { return rs[i] < rs[j] })
+		fmt.Fprintf(&b, "\n// %s %s\nvar %s = runeSet(", name, doc, name)
+		for i, r := range rs {
+			if i%8 == 0 {
+				b.WriteString("\n")
+			}
+			fmt.Fprintf(&b, "0x%04X, ", r)
+		}
+		b.WriteString("\n)\n")
+	}
+	emit("hfNotMn", "are non-spacing marks (Mn) for Go but are not stripped by Hugging Face.", notMn)
+	emit("hfExtraMn", "are stripped as non-spacing marks by Hugging Face but are not Mn for Go.", extraMn)
+	emit("hfNoDecompose", "have an NFD decomposition in Go that Hugging Face does not apply.", noDecomp)
+	emit("hfNotControl", "are control characters (Cc, Cf, Co, Cs) for Go but not for Hugging Face.", notCtl)
+	emit("hfExtraControl", "are removed as control characters by Hugging Face but are not control characters for Go.", extraCtl)
+	emit("hfNotPunct", "are punctuation for Go but not for Hugging Face's BertPreTokenizer.", notPunct)
+	emit("hfExtraPunct", "are punctuation for Hugging Face's BertPreTokenizer but not for Go.", extraPunct)
+	src, err := format.Source(b.Bytes())
+	if err != nil {
+		t.Fatalf("format tables: %v\n%s", err, b.Bytes())
+	}
+	if err := os.WriteFile("bertnorm_tables.go", src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote bertnorm_tables.go: %d not-Mn, %d extra Mn, %d no-decompose, %d not-control, %d extra control, %d not-punct, %d extra punct",
+		len(notMn), len(extraMn), len(noDecomp), len(notCtl), len(extraCtl), len(notPunct), len(extraPunct))
+}
