@@ -28,11 +28,21 @@ Typical use:
    vbg data prepare emoji --out .deps/data/emoji      # make a dataset folder
    vbg run experiments/demo.yaml                      # train and evaluate
    vbg run experiments/demo.yaml --set train.epochs=2 # override any key
-   vbg run --resume runs/demo-20261128-101500         # continue after a crash`,
+   vbg run --resume runs/demo-20261128-101500         # continue after a crash
+   vbg eval runs/demo-20261128-101500                 # metrics of the best checkpoint
+   vbg predict runs/demo-... --image x.png --text "a red vase"
+   vbg export runs/demo-...                           # for transformers + safetensors`,
 		Commands: []*cli.Command{
 			runCommand(),
+			evalCommand(),
+			predictCommand(),
+			exportCommand(),
 			DataCommand(),
 			PretrainedCommand(),
+			GANCommand(),
+			CompareCommand(),
+			AblateCommand(),
+			ExplainCommand(),
 		},
 		EnableBashCompletion: true,
 		ExitErrHandler: func(c *cli.Context, err error) {

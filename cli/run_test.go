@@ -21,7 +21,7 @@ func runCLI(t *testing.T, args ...string) (string, string, int) {
 	prev := ucli.OsExiter
 	ucli.OsExiter = func(c int) { code = c }
 	defer func() { ucli.OsExiter = prev }()
-	if err := app.Run(append([]string{"vbg"}, args...)); err != nil && code == 0 {
+	if err := Run(app, append([]string{"vbg"}, args...)); err != nil && code == 0 {
 		code = 1
 	}
 	return out.String(), errOut.String(), code
@@ -48,7 +48,7 @@ func TestRunBadInput(t *testing.T) {
 	if err := os.MkdirAll(existing, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(existing, "config.yaml"), []byte("name: old\ntrain:\n  lr: -1\n"), 0o644)
+	os.WriteFile(filepath.Join(existing, "config.yaml"), []byte("name: old\ndata:\n  source: synthetic\nmodel:\n  text:\n    tokenizer: words\ntrain:\n  lr: -1\n"), 0o644)
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, []byte(body), 0o644)
@@ -65,7 +65,7 @@ func TestRunBadInput(t *testing.T) {
 		{"wrong type", []string{"run", write("type.yaml", base+"train:\n  epochs: three\n")}, []string{"type.yaml:10: train.epochs: want an integer"}},
 		{"negative learning rate", []string{"run", write("lr.yaml", base+"train:\n  lr: -0.001\n")}, []string{"lr.yaml:10: train.lr: must be in (0, 10]"}},
 		{"bad override", []string{"run", write("ok.yaml", base), "--set", "train.lr=-1"}, []string{"--set: train.lr: must be in (0, 10]"}},
-		{"bad resume config", []string{"run", "--resume", existing}, []string{"config.yaml:3: train.lr: must be in (0, 10]"}},
+		{"bad resume config", []string{"run", "--resume", existing}, []string{"config.yaml:8: train.lr: must be in (0, 10]"}},
 		{"no experiment", []string{"run"}, []string{"usage: vbg run"}},
 	}
 	before := listDir(t, out)
@@ -92,14 +92,22 @@ func TestRunBadInput(t *testing.T) {
 }
 
 func TestHelpExplainsItself(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"run", "--help"}} {
-		stdout, _, code := runCLI(t, args...)
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--help"}, []string{"run", "eval", "predict", "export", "data", "pretrained", "gan", "compare", "ablate", "explain"}},
+		{[]string{"run", "--help"}, []string{"EXPERIMENT.yaml"}},
+		{[]string{"eval", "--help"}, []string{"RUN_DIR", "mAP"}},
+		{[]string{"export", "--help"}, []string{"transformers", "safetensors"}},
+	} {
+		stdout, _, code := runCLI(t, tc.args...)
 		if code != 0 {
-			t.Errorf("%v: exit %d", args, code)
+			t.Errorf("%v: exit %d", tc.args, code)
 		}
-		for _, w := range []string{"EXPERIMENT.yaml", "run"} {
+		for _, w := range tc.want {
 			if !strings.Contains(stdout, w) {
-				t.Errorf("%v: help lacks %q:\n%s", args, w, stdout)
+				t.Errorf("%v: help lacks %q:\n%s", tc.args, w, stdout)
 			}
 		}
 	}
@@ -107,6 +115,24 @@ func TestHelpExplainsItself(t *testing.T) {
 	for _, w := range []string{"--set", "--resume", "--threads", "metrics.jsonl", "summary.json", "checkpoints"} {
 		if !strings.Contains(stdout, w) {
 			t.Errorf("run --help lacks %q", w)
+		}
+	}
+}
+
+func TestIntersperse(t *testing.T) {
+	app := App()
+	tests := []struct{ in, want string }{
+		{"vbg run x.yaml --set a=1 --quiet", "vbg run --set a=1 --quiet x.yaml"},
+		{"vbg run --set a=1 x.yaml", "vbg run --set a=1 x.yaml"},
+		{"vbg run x.yaml --threads=2", "vbg run --threads=2 x.yaml"},
+		{"vbg data prepare emoji --out d", "vbg data prepare emoji --out d"},
+		{"vbg eval RUN --split val", "vbg eval --split val RUN"},
+		{"vbg --help", "vbg --help"},
+	}
+	for _, tc := range tests {
+		got := strings.Join(Intersperse(app, strings.Fields(tc.in)), " ")
+		if got != tc.want {
+			t.Errorf("Intersperse(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

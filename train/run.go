@@ -281,17 +281,9 @@ func (t *trainer) loaders() (train, val, test *data.Loader, err error) {
 
 func (t *trainer) newLoader(recs []data.Record, isTrain bool) (*data.Loader, error) {
 	c := t.cfg
-	lc := data.DefaultLoaderConfig(isTrain)
-	lc.ImageSize = c.Data.ImageSize
-	lc.ResizeSize = c.Data.ImageSize
-	lc.BatchSize = c.Train.BatchSize
-	lc.Workers = c.Data.Workers
-	lc.Seed = uint64(c.Seed)
-	lc.Quiet = true
-	for i := 0; i < 3; i++ {
-		lc.Mean[i], lc.Std[i] = float32(c.Data.Mean[i]), float32(c.Data.Std[i])
-	}
+	lc := EvalLoaderConfig(c)
 	if isTrain {
+		lc.Train, lc.Shuffle = true, true
 		lc.Augment = data.Augment{HFlip: c.Data.Augment.Flip}
 		if c.Data.Augment.CropScale < 1 {
 			lc.Augment.RandomResizedCrop = true

@@ -9,7 +9,7 @@ import (
 )
 
 func main() {
-	if err := cli.App().Run(os.Args); err != nil {
+	if err := cli.Run(cli.App(), os.Args); err != nil {
 		os.Exit(1)
 	}
 }
