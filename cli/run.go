@@ -68,6 +68,9 @@ config stored in the folder; the result matches an uninterrupted run.`,
 			if err != nil {
 				return err
 			}
+			if err := train.Preflight(cfg); err != nil {
+				return err
+			}
 			dir := resume
 			if dir == "" {
 				if dir, err = train.NewRunDir(cfg, time.Now()); err != nil {

@@ -67,6 +67,8 @@ func TestRunBadInput(t *testing.T) {
 		{"bad override", []string{"run", write("ok.yaml", base), "--set", "train.lr=-1"}, []string{"--set: train.lr: must be in (0, 10]"}},
 		{"bad resume config", []string{"run", "--resume", existing}, []string{"config.yaml:8: train.lr: must be in (0, 10]"}},
 		{"no experiment", []string{"run"}, []string{"usage: vbg run"}},
+		{"data not prepared", []string{"run", write("nodata.yaml", "data:\n  dir: "+filepath.Join(dir, "none")+"\nmodel:\n  text:\n    tokenizer: words\noutput:\n  dir: "+out+"\n")}, []string{"vbg data prepare SOURCE --out"}},
+		{"weights not downloaded", []string{"run", write("noweights.yaml", base+"model:\n  text:\n    pretrained: some-org/no-such-model\n")}, []string{"vbg pretrained download some-org/no-such-model"}},
 	}
 	before := listDir(t, out)
 	for _, tc := range tests {

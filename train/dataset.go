@@ -90,7 +90,7 @@ func loadDataset(cfg *config.Config, runDir string) (*Dataset, error) {
 		return &Dataset{Labels: labels, Train: pick(split.Train), Val: pick(split.Val), Test: pick(split.Test)}, nil
 	case "prepared":
 		if _, err := os.Stat(d.Dir); errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("data.dir %s does not exist: prepare it first, e.g. `vbg data prepare emoji --out %s` (see `vbg data prepare --help`)", d.Dir, d.Dir)
+			return nil, fmt.Errorf("data.dir %s does not exist: prepare it first with `vbg data prepare SOURCE --out %s` (SOURCE is met, coco, manifest or emoji; the experiment file's comments give the full command)", d.Dir, d.Dir)
 		}
 		p, err := data.Open(d.Dir)
 		if err != nil {
@@ -148,4 +148,27 @@ func configHash(c *config.Config) string {
 	y, _ := cc.Marshal()
 	s := sha256.Sum256(y)
 	return hex.EncodeToString(s[:8])
+}
+
+// Preflight checks what a run needs before its folder is made: that the
+// prepared dataset and the pretrained weights it names are there. Each
+// error says what to prepare or download, and with which command.
+func Preflight(cfg *config.Config) error {
+	if cfg.Data.Source == "prepared" {
+		if _, err := os.Stat(filepath.Join(cfg.Data.Dir, data.MetaFile)); err != nil {
+			return fmt.Errorf("data.dir %s is not a prepared dataset: prepare it first with `vbg data prepare SOURCE --out %s` (SOURCE is met, coco, manifest or emoji; the experiment file's comments give the full command)", cfg.Data.Dir, cfg.Data.Dir)
+		}
+	}
+	kind := cfg.Model.Fusion.Type
+	if name := cfg.Model.Image.Pretrained; name != "" && kind != "text" {
+		if _, err := ModelFolder("model.image.pretrained", name); err != nil {
+			return err
+		}
+	}
+	if name := cfg.Model.Text.Pretrained; name != "" && kind != "image" {
+		if _, err := ModelFolder("model.text.pretrained", name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
