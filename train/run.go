@@ -357,6 +357,8 @@ func (t *trainer) run() (*Summary, error) {
 			if trainL, err = t.trainLoader(append(append([]data.Record(nil), t.ds.Train...), gen...)); err != nil {
 				return nil, err
 			}
+			// The epochs left now have another length: end the decay at the real last step.
+			sched.Total = st.Step + int64(c.Train.Epochs-epoch+1)*int64(math.Ceil(float64(trainL.Len())/float64(c.Train.Accumulate)))
 		}
 		start := time.Now()
 		bar := t.bar(trainL.Len(), fmt.Sprintf("epoch %d/%d", epoch, c.Train.Epochs))
