@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/vbg-museum/vbg/baselines"
 	"github.com/vbg-museum/vbg/config"
 	"github.com/vbg-museum/vbg/train"
 )
@@ -77,7 +78,7 @@ config stored in the folder; the result matches an uninterrupted run.`,
 					return err
 				}
 			}
-			sum, err := train.Run(cfg, dir, train.Options{Resume: resume, Quiet: c.Bool("quiet"), Progress: os.Stderr, Log: os.Stderr})
+			sum, err := baselines.Run(cfg, dir, train.Options{Resume: resume, Quiet: c.Bool("quiet"), Progress: os.Stderr, Log: os.Stderr})
 			if err != nil {
 				return fmt.Errorf("run %s: %w", dir, err)
 			}

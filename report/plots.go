@@ -194,7 +194,9 @@ type niceTicks struct {
 
 // Ticks implements plot.Ticker.
 func (t niceTicks) Ticks(lo, hi float64) []plot.Tick {
-	if !(hi > lo) || math.IsInf(hi-lo, 0) {
+	// A range at float64 resolution (e.g. two losses 4e-16 apart) would
+	// need ~1e17 steps: no ticks.
+	if !(hi > lo) || math.IsInf(hi-lo, 0) || hi-lo < 1e-9*math.Max(math.Abs(lo), math.Abs(hi)) {
 		return nil
 	}
 	maxLabels := float64(max(t.max, 2))
