@@ -120,16 +120,20 @@ type Head struct {
 
 // Train is the optimisation schedule.
 type Train struct {
-	Epochs         int       `yaml:"epochs"`
-	BatchSize      int       `yaml:"batch_size"`
-	LR             float64   `yaml:"lr"`         // fusion and head
-	EncoderLR      float64   `yaml:"encoder_lr"` // ViT and BERT; 0 = lr
-	WeightDecay    float64   `yaml:"weight_decay"`
-	WarmupSteps    int       `yaml:"warmup_steps"` // linear warmup, then cosine decay
-	ClipNorm       float64   `yaml:"clip_norm"`    // 0 = off
-	Accumulate     int       `yaml:"accumulate"`   // gradient accumulation steps
-	FreezeEncoders bool      `yaml:"freeze_encoders"`
-	EarlyStop      EarlyStop `yaml:"early_stop"`
+	Epochs         int     `yaml:"epochs"`
+	BatchSize      int     `yaml:"batch_size"`
+	LR             float64 `yaml:"lr"`         // fusion and head
+	EncoderLR      float64 `yaml:"encoder_lr"` // ViT and BERT; 0 = lr
+	WeightDecay    float64 `yaml:"weight_decay"`
+	WarmupSteps    int     `yaml:"warmup_steps"` // linear warmup, then cosine decay
+	ClipNorm       float64 `yaml:"clip_norm"`    // 0 = off
+	Accumulate     int     `yaml:"accumulate"`   // gradient accumulation steps
+	FreezeEncoders bool    `yaml:"freeze_encoders"`
+	// Precision is fp32, or bf16: the forward pass runs under autocast in
+	// bfloat16 (weights, optimizer state and loss stay fp32), on CUDA or
+	// on the CPU.
+	Precision string    `yaml:"precision"`
+	EarlyStop EarlyStop `yaml:"early_stop"`
 }
 
 // EarlyStop stops training when a validation metric stops improving.
@@ -174,6 +178,7 @@ func Default() *Config {
 			WeightDecay: 0.01,
 			ClipNorm:    1,
 			Accumulate:  1,
+			Precision:   "fp32",
 			EarlyStop:   EarlyStop{Metric: "accuracy"},
 		},
 		GAN:    defaultGAN(),
@@ -308,6 +313,7 @@ func (c *Config) Validate() []Problem {
 		bad("train.clip_norm", "must not be negative (0 = off), got %g", t.ClipNorm)
 	}
 	positive("train.accumulate", t.Accumulate)
+	oneOf("train.precision", t.Precision, "fp32", "bf16")
 	oneOf("train.early_stop.metric", t.EarlyStop.Metric, "accuracy", "macro_f1", "loss")
 	nonNeg("train.early_stop.patience", t.EarlyStop.Patience)
 	if c.Output.Dir == "" {

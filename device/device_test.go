@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 )
 
@@ -113,6 +114,40 @@ func TestNestedNoGrad(t *testing.T) {
 		}
 		if prev, _ := ts.GradSetEnabled(true); prev {
 			t.Error("GradSetEnabled reported previous state true, want false")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAutocastBF16 checks the autocast binding added by gotchpatch: inside
+// ts.Autocast a float32 matmul computes in bfloat16, and outside it does not.
+func TestAutocastBF16(t *testing.T) {
+	w, err := Start(Config{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	err = w.Do(func() error {
+		x := ts.MustOnes([]int64{4, 4}, gotch.Float, gotch.CPU)
+		defer x.MustDrop()
+		var inside gotch.DType
+		if err := ts.Autocast(false, true, func() {
+			y := x.MustMatmul(x, false)
+			inside = y.DType()
+			y.MustDrop()
+		}); err != nil {
+			return err
+		}
+		if inside != gotch.BFloat16 {
+			t.Errorf("matmul under autocast gave %v, want bfloat16", inside)
+		}
+		y := x.MustMatmul(x, false)
+		defer y.MustDrop()
+		if y.DType() != gotch.Float {
+			t.Errorf("matmul after autocast gave %v, want float32", y.DType())
 		}
 		return nil
 	})

@@ -76,6 +76,17 @@ func (a *SelfAttention) Forward(x, mask *ts.Tensor, train bool) (*ts.Tensor, err
 		// optional tensor as nullopt) and may use its fused CPU kernel.
 		mask = none
 	}
+	if mask != none && mask.DType() != gotch.Bool && mask.DType() != q.DType() {
+		// Under autocast q is bfloat16 while the additive mask was made in
+		// the hidden states' float32; SDPA wants them to agree.
+		m, err := mask.Totype(q.DType(), false)
+		if err != nil {
+			drop(q, k, v)
+			return nil, fmt.Errorf("self-attention mask: %w", err)
+		}
+		defer drop(m)
+		mask = m
+	}
 	ctx, err := ts.ScaledDotProductAttention(q, k, v, mask, p, false, nil)
 	drop(q, k, v)
 	if err != nil {

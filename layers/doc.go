@@ -3,7 +3,10 @@
 // explicit initialisation, multi-head self-attention on libtorch's
 // scaled_dot_product_attention, pre-norm (ViT) and post-norm (BERT) encoder
 // blocks, ViT patch/class/position embeddings (with bicubic interpolation of
-// the position grid), BERT token/segment/position embeddings and the pooler.
+// the position grid), BERT token/segment/position embeddings and the pooler;
+// the cross-attention of VBG's fusion layer; and the DCGAN blocks of the GAN
+// module (transposed convolution with libtorch's weight layout, 2-D batch
+// norm, the Gram matrix of the style loss).
 //
 // Every struct mirrors one Hugging Face transformers module and is built at an
 // nn.Path whose key is the Hugging Face checkpoint key: the path a module is

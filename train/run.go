@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
@@ -494,10 +495,37 @@ func fmtAUC(a *float64) string {
 	return fmt.Sprintf("%.4f", *a)
 }
 
+// forward runs the network, under bf16 autocast when train.precision says
+// so; the logits come back as float32 either way.
+func (t *trainer) forward(in vbg.Inputs, train bool) (*vbg.Output, error) {
+	if t.cfg.Train.Precision != "bf16" {
+		return t.model.Forward(in, train)
+	}
+	var out *vbg.Output
+	var err error
+	if aerr := ts.Autocast(t.w.Device.IsCuda(), true, func() { out, err = t.model.Forward(in, train) }); aerr != nil {
+		return nil, aerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range []**ts.Tensor{&out.Logits, &out.Fused} {
+		if *p != nil && (*p).DType() != gotch.Float {
+			f, err := (*p).Totype(gotch.Float, true)
+			if err != nil {
+				out.Drop()
+				return nil, err
+			}
+			*p = f
+		}
+	}
+	return out, nil
+}
+
 // trainStep runs forward and backward on one micro-batch and returns its
 // loss and number of correct predictions.
 func (t *trainer) trainStep(b *batchTensors, accumulate int) (float64, int, error) {
-	out, err := t.model.Forward(b.in, true)
+	out, err := t.forward(b.in, true)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -602,7 +630,7 @@ func (t *trainer) evaluateProbs(l *data.Loader) (*metrics.Report, float64, [][]f
 
 // predictBatch returns softmax probabilities and the mean loss of a batch.
 func (t *trainer) predictBatch(b *batchTensors) ([][]float64, float64, error) {
-	out, err := t.model.Forward(b.in, false)
+	out, err := t.forward(b.in, false)
 	if err != nil {
 		return nil, 0, err
 	}

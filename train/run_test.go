@@ -56,3 +56,27 @@ func TestSkeletonLearns(t *testing.T) {
 		}
 	}
 }
+
+// TestBF16Autocast trains the smoke experiment with the forward pass under
+// bfloat16 autocast (on the CPU here; the same code path serves CUDA) and
+// checks that it still learns.
+func TestBF16Autocast(t *testing.T) {
+	cfg := smokeConfig(t, "train.precision=bf16", "train.epochs=4")
+	dir, err := NewRunDir(cfg, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(cfg, dir, Options{Quiet: true, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	epochs, err := report.ReadMetricsJSONL(filepath.Join(dir, MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, last := epochs[0].TrainLoss, epochs[len(epochs)-1].TrainLoss
+	t.Logf("bf16: train loss %.3f -> %.3f, test accuracy %.3f", first, last, sum.Test.Accuracy)
+	if !(last < 0.7*first) || sum.Test.Accuracy < 0.5 {
+		t.Errorf("bf16 training did not learn: loss %.3f -> %.3f, test accuracy %.3f", first, last, sum.Test.Accuracy)
+	}
+}

@@ -1,6 +1,3 @@
-// Package vbg is the VBG model: a ViT image encoder and a BERT text encoder
-// (both mirroring Hugging Face's modules and checkpoint keys), their fusion
-// and the classification head.
 package vbg
 
 import "github.com/sugarme/gotch/ts"

@@ -109,6 +109,7 @@ func WriteExtras(gotchDir string) error {
 //#include <stdbool.h>
 //#include <stdint.h>
 //#include "torch_api.h"
+//int vbg_autocast(int cuda, int enter, int enabled, int bf16);
 import "C"
 
 // AtSetNumThreads sets libtorch's intra-op thread count.
@@ -119,12 +120,24 @@ func AtGetNumThreads() int32 { return int32(C.at_get_num_threads()) }
 
 // AtManualSeed seeds libtorch's default generators.
 func AtManualSeed(seed int64) { C.at_manual_seed(C.int64_t(seed)) }
+
+// VbgAutocast enters (enter != 0) autocast for the CPU (cuda == 0) or CUDA
+// in bfloat16 (bf16 != 0) or float16, returning the previous enabled state;
+// or leaves it (enter == 0), setting the state back to enabled. It returns
+// -1 on error.
+func VbgAutocast(cuda, enter, enabled, bf16 int) int {
+	return int(C.vbg_autocast(C.int(cuda), C.int(enter), C.int(enabled), C.int(bf16)))
+}
 `
 	const ts = `package ts
 
 // Added by VBG's tools/gotchpatch.
 
-import lib "github.com/sugarme/gotch/libtch"
+import (
+	"fmt"
+
+	lib "github.com/sugarme/gotch/libtch"
+)
 
 // SetNumThreads sets libtorch's intra-op thread count.
 func SetNumThreads(n int) error {
@@ -140,9 +153,68 @@ func ManualSeed(seed int64) error {
 	lib.AtManualSeed(seed)
 	return TorchErr()
 }
+
+// Autocast runs fn with autocast on for the CPU or CUDA, in bfloat16 (bf16)
+// or float16, as torch.autocast does, and restores the previous state.
+func Autocast(cuda, bf16 bool, fn func()) error {
+	b := func(v bool) int {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	prev := lib.VbgAutocast(b(cuda), 1, 0, b(bf16))
+	if prev < 0 {
+		return fmt.Errorf("autocast could not be enabled")
+	}
+	defer lib.VbgAutocast(b(cuda), 0, prev, b(bf16))
+	fn()
+	return nil
+}
 `
 	if err := os.WriteFile(filepath.Join(gotchDir, "libtch", "vbg_extra.go"), []byte(libtch), 0o644); err != nil {
 		return err
 	}
+	if err := os.WriteFile(filepath.Join(gotchDir, "libtch", "vbg_autocast.cpp"), []byte(autocastCpp), 0o644); err != nil {
+		return err
+	}
 	return os.WriteFile(filepath.Join(gotchDir, "ts", "vbg_extra.go"), []byte(ts), 0o644)
 }
+
+// autocastCpp adds what torch_api.cpp lacks for autocast: choosing the CPU
+// or CUDA variant and its lower-precision type (libtorch's default on CUDA
+// is float16; bfloat16 is what VBG offers).
+const autocastCpp = `// Added by VBG's tools/gotchpatch.
+#include <ATen/autocast_mode.h>
+
+// enter != 0: turn autocast on in the given type and return the previous
+// state; enter == 0: set the state back to enabled and leave.
+extern "C" int vbg_autocast(int cuda, int enter, int enabled, int bf16) {
+  try {
+    bool prev = cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+    if (enter) {
+      at::ScalarType t = bf16 ? at::kBFloat16 : at::kHalf;
+      if (cuda) {
+        at::autocast::set_autocast_gpu_dtype(t);
+        at::autocast::set_enabled(true);
+      } else {
+        at::autocast::set_autocast_cpu_dtype(t);
+        at::autocast::set_cpu_enabled(true);
+      }
+      at::autocast::increment_nesting();
+    } else {
+      if (cuda) {
+        at::autocast::set_enabled(enabled != 0);
+      } else {
+        at::autocast::set_cpu_enabled(enabled != 0);
+      }
+      if (at::autocast::decrement_nesting() == 0) {
+        at::autocast::clear_cache();
+      }
+    }
+    return prev ? 1 : 0;
+  } catch (...) {
+    return -1;
+  }
+}
+`
