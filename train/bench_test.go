@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"testing"
@@ -148,17 +149,23 @@ func BenchmarkTrainRSSFlat(b *testing.B) {
 		s := newStepper(b, cfg, 16, 16, 200, 4)
 		var at100 float64
 		start := time.Now()
+		settled := func() float64 {
+			runtime.GC()
+			debug.FreeOSMemory()
+			return currentRSSMB()
+		}
 		for i := 1; i <= 1000; i++ {
 			if err := s.step(); err != nil {
 				return err
 			}
 			if i == 100 {
-				runtime.GC()
-				at100 = currentRSSMB()
+				at100 = settled()
+			}
+			if i%100 == 0 {
+				fmt.Fprintf(os.Stderr, "step %4d: RSS %.1f MB, %d live tensors\n", i, settled(), len(ts.ExistingTensors))
 			}
 		}
-		runtime.GC()
-		at1000 := currentRSSMB()
+		at1000 := settled()
 		b.ReportMetric(at100, "RSS@100-MB")
 		b.ReportMetric(at1000, "RSS@1000-MB")
 		b.ReportMetric(100*(at1000-at100)/at100, "growth-%")
