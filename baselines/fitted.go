@@ -40,8 +40,10 @@ type FeatureSpec struct {
 	Image     string   `json:"image"` // pixels or none
 	Grid      int      `json:"grid"`
 	ImageSize int      `json:"image_size"`
-	Text      string   `json:"text"` // bow or none
+	Text      string   `json:"text"` // bow, bow+encoder or none
 	Words     []string `json:"words"`
+	// TextDim is the text encoder's hidden size (bow+encoder).
+	TextDim int `json:"text_dim,omitempty"`
 }
 
 // Dim is the feature count.
@@ -52,6 +54,9 @@ func (s *FeatureSpec) Dim() int {
 	}
 	if strings.HasPrefix(s.Text, "bow") {
 		n += len(s.Words)
+	}
+	if s.Text == "bow+encoder" {
+		n += s.TextDim
 	}
 	return n
 }
@@ -138,6 +143,19 @@ func (s *FeatureSpec) features(recs []data.Record, cfg *config.Config) ([][]floa
 			out[i] = append(out[i], bag...)
 		}
 	}
+	if s.Text == "bow+encoder" {
+		texts := make([]string, len(recs))
+		for i, r := range recs {
+			texts[i] = strings.Join(r.Texts, " ")
+		}
+		emb, err := train.TextEncoderFeatures(cfg, texts)
+		if err != nil {
+			return nil, err
+		}
+		for i := range out {
+			out[i] = append(out[i], emb[i]...)
+		}
+	}
 	return out, nil
 }
 
@@ -184,8 +202,15 @@ func runFitted(cfg *config.Config, dir string, a Arch, opts train.Options) (*tra
 	K := len(ds.Labels)
 	fc := cfg.Model.Baseline.Features
 	spec := FeatureSpec{Image: fc.Image, Grid: fc.Grid, ImageSize: cfg.Data.ImageSize, Text: fc.Text}
-	if spec.Image == "encoder" || spec.Text == "bow+encoder" {
-		return nil, fmt.Errorf("%s: model.baseline.features: encoder features are not available yet; use image: pixels and text: bow", a.Name)
+	if spec.Image == "encoder" {
+		return nil, fmt.Errorf("%s: model.baseline.features.image: encoder features need a pretrained ViT, and none can be had offline here; use pixels", a.Name)
+	}
+	if spec.Text == "bow+encoder" {
+		probe, err := train.TextEncoderFeatures(cfg, []string{"probe"})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", a.Name, err)
+		}
+		spec.TextDim = len(probe[0])
 	}
 	if strings.HasPrefix(spec.Text, "bow") {
 		var texts []string
