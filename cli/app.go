@@ -4,8 +4,6 @@
 package cli
 
 import (
-	"fmt"
-
 	"github.com/urfave/cli/v2"
 )
 
@@ -45,11 +43,9 @@ Typical use:
 			ExplainCommand(),
 		},
 		EnableBashCompletion: true,
-		ExitErrHandler: func(c *cli.Context, err error) {
-			if err != nil {
-				fmt.Fprintln(c.App.ErrWriter, "vbg:", err)
-				cli.OsExiter(1)
-			}
-		},
+		// Errors are printed once, by Run: urfave/cli does not pass this
+		// handler on to the apps of nested commands (vbg data prepare emoji),
+		// whose errors were otherwise silent.
+		ExitErrHandler: func(*cli.Context, error) {},
 	}
 }

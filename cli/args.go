@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"fmt"
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -9,8 +11,17 @@ import (
 // Run runs the app on args (os.Args). Unlike urfave/cli's own parsing,
 // flags may come after positional arguments, as researchers type them:
 // `vbg run experiments/demo.yaml --set train.epochs=2`.
+// Errors are printed as one "vbg: ..." line on the app's ErrWriter.
 func Run(app *cli.App, args []string) error {
-	return app.Run(Intersperse(app, args))
+	err := app.Run(Intersperse(app, args))
+	if err != nil {
+		w := app.ErrWriter
+		if w == nil {
+			w = os.Stderr
+		}
+		fmt.Fprintln(w, "vbg:", err)
+	}
+	return err
 }
 
 // Intersperse moves a command's flags in front of its positional arguments
@@ -28,7 +39,10 @@ func Intersperse(app *cli.App, args []string) []string {
 	for ; i < len(args); i++ {
 		a := args[i]
 		if strings.HasPrefix(a, "-") {
-			out = append(out, a)
+			if cmd != nil {
+				break // the command's own flags start here
+			}
+			out = append(out, a) // a global flag (they take no value)
 			continue
 		}
 		var next *cli.Command

@@ -67,6 +67,8 @@ func TestRunBadInput(t *testing.T) {
 		{"bad override", []string{"run", write("ok.yaml", base), "--set", "train.lr=-1"}, []string{"--set: train.lr: must be in (0, 10]"}},
 		{"bad resume config", []string{"run", "--resume", existing}, []string{"config.yaml:8: train.lr: must be in (0, 10]"}},
 		{"no experiment", []string{"run"}, []string{"usage: vbg run"}},
+		{"nested command error", []string{"data", "prepare", "emoji", "--src", filepath.Join(dir, "none"), "--out", filepath.Join(dir, "prep")}, []string{"vbg:", "none"}},
+		{"nested required flag", []string{"data", "prepare", "emoji", "--src", dir}, []string{"vbg:", `"out"`}},
 		{"data not prepared", []string{"run", write("nodata.yaml", "data:\n  dir: "+filepath.Join(dir, "none")+"\nmodel:\n  text:\n    tokenizer: words\noutput:\n  dir: "+out+"\n")}, []string{"vbg data prepare SOURCE --out"}},
 		{"weights not downloaded", []string{"run", write("noweights.yaml", base+"model:\n  text:\n    pretrained: some-org/no-such-model\n")}, []string{"vbg pretrained download some-org/no-such-model"}},
 	}
@@ -128,6 +130,8 @@ func TestIntersperse(t *testing.T) {
 		{"vbg run --set a=1 x.yaml", "vbg run --set a=1 x.yaml"},
 		{"vbg run x.yaml --threads=2", "vbg run --threads=2 x.yaml"},
 		{"vbg data prepare emoji --out d", "vbg data prepare emoji --out d"},
+		{"vbg data prepare emoji --src s --out d", "vbg data prepare emoji --src s --out d"},
+		{"vbg data card DIR --help", "vbg data card --help DIR"},
 		{"vbg eval RUN --split val", "vbg eval --split val RUN"},
 		{"vbg --help", "vbg --help"},
 	}
