@@ -2,11 +2,9 @@ package data
 
 import (
 	"bufio"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -137,23 +135,9 @@ func readManifestCSV(c *candidates, o ManifestOptions) error {
 	}
 	base := filepath.Base(o.File)
 	for {
-		row, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		line, _ := cr.FieldPos(0)
-		where := fmt.Sprintf("%s:%d", base, line)
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				c.skip(BadMalformedRow, fmt.Sprintf("%s:%d", base, pe.Line), "", err.Error())
-				continue
-			}
-			return fmt.Errorf("%s: %w", o.File, err)
-		}
-		if len(row) != len(header) {
-			c.skip(BadMalformedRow, where, "", fmt.Sprintf("%d fields, the header has %d", len(row), len(header)))
-			continue
+		row, where, ok, err := c.nextCSVRow(cr, base, o.File, len(header))
+		if err != nil || !ok {
+			return err
 		}
 		get := func(col string) ([]string, bool) {
 			i, ok := pos[col]

@@ -217,23 +217,12 @@ func readMET(c *candidates, o METOptions, index imageIndex, mapping *LabelMappin
 			o.CSV, quoteList(missing), len(header), strings.Join(firstN(header, 8), ", "), len(METColumns), METColumns[0])}
 	}
 	for {
-		row, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		line, _ := cr.FieldPos(0)
-		where := fmt.Sprintf("%s:%d", base, line)
+		row, where, ok, err := c.nextCSVRow(cr, base, o.CSV, len(header))
 		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				c.skip(BadMalformedRow, fmt.Sprintf("%s:%d", base, pe.Line), "", err.Error())
-				continue
-			}
-			return fmt.Errorf("%s: %w", o.CSV, err)
+			return err
 		}
-		if len(row) != len(header) {
-			c.skip(BadMalformedRow, where, "", fmt.Sprintf("%d fields, the header has %d", len(row), len(header)))
-			continue
+		if !ok {
+			break
 		}
 		get := func(col string) string {
 			if i, ok := pos[col]; ok {

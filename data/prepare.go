@@ -1,6 +1,7 @@
 package data
 
 import (
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -441,4 +442,33 @@ func writeCard(out string, card *Card, problems []Problem) error {
 		return err
 	}
 	return writeProblems(filepath.Join(out, ProblemsFile), problems)
+}
+
+// nextCSVRow reads the next well-formed row of a CSV whose header has
+// fields columns. Malformed rows, and rows with another number of fields,
+// are recorded as BadMalformedRow (base:line) and skipped. It returns the
+// row, where it is (base:line), and ok = false at the end of the file; err
+// is an error reading file itself.
+func (c *candidates) nextCSVRow(cr *csv.Reader, base, file string, fields int) (row []string, where string, ok bool, err error) {
+	for {
+		row, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil, "", false, nil
+		}
+		line, _ := cr.FieldPos(0)
+		where := fmt.Sprintf("%s:%d", base, line)
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				c.skip(BadMalformedRow, fmt.Sprintf("%s:%d", base, pe.Line), "", err.Error())
+				continue
+			}
+			return nil, "", false, fmt.Errorf("%s: %w", file, err)
+		}
+		if len(row) != fields {
+			c.skip(BadMalformedRow, where, "", fmt.Sprintf("%d fields, the header has %d", len(row), fields))
+			continue
+		}
+		return row, where, true, nil
+	}
 }
