@@ -13,9 +13,10 @@
 //	logreg        multinomial logistic regression on the same features
 //	majority      the training-set class prior (the ablation with no encoder left)
 //
-// Networks implement vbg.Network and train in the ordinary loop (train.Run);
-// Register adds them to train's architecture registry. Fitted baselines
-// (gbdt, logreg, majority) have no gradient training: Run fits them on fixed
-// features (pooled pixels and a bag of words) and writes the same run folder
-// as train.Run, so comparisons read every model the same way.
+// Networks implement vbg.Network and train in the ordinary loop; package
+// experiment's registry lists them beside VBG. The fitted baselines (gbdt,
+// logreg, majority) have no gradient training: this package holds their
+// algorithms, and train.Run fits them on fixed features (pooled pixels and
+// a bag of words) and writes the same run folder as for a network, so
+// comparisons read every model the same way.
 package baselines

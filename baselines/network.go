@@ -3,14 +3,12 @@ package baselines
 import (
 	"fmt"
 	"sort"
-	"sync"
 
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vbg-museum/vbg/config"
 	"github.com/vbg-museum/vbg/pretrained"
-	"github.com/vbg-museum/vbg/train"
 	"github.com/vbg-museum/vbg/vbg"
 )
 
@@ -20,8 +18,8 @@ type Arch struct {
 	Title string // name in tables, e.g. "ResNet-18"
 	// Image and Text say which inputs it reads.
 	Image, Text bool
-	// Fitted baselines are fitted on fixed features (Run, not the training
-	// loop); the others are networks trained by train.Run.
+	// Fitted baselines are fitted on fixed features (train.Run fits them);
+	// the others are networks trained by the training loop.
 	Fitted bool
 	// MinSize is the smallest image side the network accepts without
 	// upsampling (0 for text-only and fitted baselines).
@@ -67,36 +65,6 @@ func Lookup(name string) (Arch, bool) {
 		}
 	}
 	return Arch{}, false
-}
-
-// Title names an architecture in tables: a baseline's title, "VBG" for vbg.
-func Title(arch string) string {
-	if a, ok := Lookup(arch); ok {
-		return a.Title
-	}
-	if arch == "vbg" {
-		return "VBG"
-	}
-	return arch
-}
-
-var registerOnce sync.Once
-
-// Register adds every baseline to train's architecture registry (model.arch).
-// It is safe to call more than once. Fitted baselines register a builder
-// that explains they run through baselines.Run.
-func Register() {
-	registerOnce.Do(func() {
-		for _, a := range archs {
-			a := a
-			train.RegisterArch(a.Name, func(p *nn.Path, cfg *config.Config, vocab, classes int) (vbg.Network, error) {
-				if a.Fitted {
-					return nil, fmt.Errorf("model.arch %s is fitted on fixed features, not trained by the training loop: run it with baselines.Run (vbg compare or vbg run)", a.Name)
-				}
-				return NewNetwork(p, cfg, vocab, classes)
-			})
-		}
-	})
 }
 
 // Network is a baseline network the training loop trains: an image CNN or

@@ -16,8 +16,8 @@ import (
 	"github.com/sugarme/gotch/vision"
 
 	"github.com/vbg-museum/vbg/config"
+	"github.com/vbg-museum/vbg/optim"
 	"github.com/vbg-museum/vbg/pretrained"
-	"github.com/vbg-museum/vbg/train"
 	"github.com/vbg-museum/vbg/vbg"
 )
 
@@ -100,7 +100,7 @@ func TestBaselinesLearn(t *testing.T) {
 				t.Fatal(err)
 			}
 			in, labels := fixedBatch(t, B, max(tc.size, 16), K, vocab)
-			var params []train.Param
+			var params []optim.Param
 			names := make([]string, 0)
 			vars := vs.Variables()
 			for n := range vars {
@@ -110,10 +110,10 @@ func TestBaselinesLearn(t *testing.T) {
 			for _, n := range names {
 				v := vars[n]
 				if v.MustRequiresGrad() {
-					params = append(params, train.Param{Name: n, Tensor: &v, LRMul: 1})
+					params = append(params, optim.Param{Name: n, Tensor: &v, LRMul: 1})
 				}
 			}
-			opt, err := train.NewAdamW(params, 0)
+			opt, err := optim.New(params, optim.Defaults(0))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,14 +11,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vbg-museum/vbg/baselines"
 	"github.com/vbg-museum/vbg/compare"
 	"github.com/vbg-museum/vbg/explain"
 )
-
-// Every command can build the baseline networks (model.arch resnet18, ...):
-// run, eval and predict rebuild a run's network through train's registry.
-func init() { baselines.Register() }
 
 // CompareCommand returns "vbg compare": baselines × seeds (Table 3).
 func CompareCommand() *cli.Command {

@@ -12,14 +12,16 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vbg-museum/vbg/device"
-	"github.com/vbg-museum/vbg/train"
+	"github.com/vbg-museum/vbg/export"
+	"github.com/vbg-museum/vbg/infer"
+	"github.com/vbg-museum/vbg/runfolder"
 )
 
 // withRun opens the run in dir on a fresh worker and calls fn on the
 // worker's thread.
-func withRun(c *cli.Context, dir, which string, fn func(l *train.Loaded) error) error {
-	if _, err := os.Stat(filepath.Join(dir, train.ConfigFile)); err != nil {
-		return fmt.Errorf("%s is not a run folder (no %s)", dir, train.ConfigFile)
+func withRun(c *cli.Context, dir, which string, fn func(l *infer.Run) error) error {
+	if _, err := os.Stat(filepath.Join(dir, runfolder.ConfigFile)); err != nil {
+		return fmt.Errorf("%s is not a run folder (no %s)", dir, runfolder.ConfigFile)
 	}
 	if which != "best" && which != "last" {
 		return fmt.Errorf("--checkpoint %q: want best or last", which)
@@ -30,7 +32,7 @@ func withRun(c *cli.Context, dir, which string, fn func(l *train.Loaded) error) 
 	}
 	defer w.Close()
 	return w.Do(func() error {
-		l, err := train.OpenRun(dir, w, which)
+		l, err := infer.Open(dir, w, which)
 		if err != nil {
 			return err
 		}
@@ -63,8 +65,8 @@ metrics.md, confusion.png and predictions.csv (every sample's probabilities).`,
 			if c.NArg() != 1 {
 				return fmt.Errorf("usage: vbg eval RUN_DIR [flags]")
 			}
-			return withRun(c, c.Args().First(), c.String("checkpoint"), func(l *train.Loaded) error {
-				rep, out, err := l.EvaluateRun(train.EvalOptions{Split: c.String("split"), Checkpoint: c.String("checkpoint"), DataDir: c.String("data"), Out: c.String("out")})
+			return withRun(c, c.Args().First(), c.String("checkpoint"), func(l *infer.Run) error {
+				rep, out, err := l.EvaluateRun(infer.EvalOptions{Split: c.String("split"), Checkpoint: c.String("checkpoint"), DataDir: c.String("data"), Out: c.String("out")})
 				if err != nil {
 					return err
 				}
@@ -106,7 +108,7 @@ that has the columns image and text (image paths relative to the CSV's folder).`
 			default:
 				return fmt.Errorf("give --image and --text, or --csv")
 			}
-			return withRun(c, c.Args().First(), c.String("checkpoint"), func(l *train.Loaded) error {
+			return withRun(c, c.Args().First(), c.String("checkpoint"), func(l *infer.Run) error {
 				preds, err := l.Predict(images, texts, c.Int("top"))
 				if err != nil {
 					return err
@@ -188,8 +190,8 @@ that it reproduces VBG's logits.`,
 			if out == "" {
 				out = filepath.Join(dir, "export")
 			}
-			return withRun(c, dir, c.String("checkpoint"), func(l *train.Loaded) error {
-				if err := l.Export(out); err != nil {
+			return withRun(c, dir, c.String("checkpoint"), func(l *infer.Run) error {
+				if err := export.Export(l, out); err != nil {
 					return err
 				}
 				fmt.Fprintln(c.App.Writer, out)

@@ -10,8 +10,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vbg-museum/vbg/baselines"
-	"github.com/vbg-museum/vbg/config"
+	"github.com/vbg-museum/vbg/experiment"
+	"github.com/vbg-museum/vbg/runfolder"
 	"github.com/vbg-museum/vbg/train"
 )
 
@@ -56,7 +56,7 @@ config stored in the folder; the result matches an uninterrupted run.`,
 			var path string
 			switch {
 			case resume != "" && c.NArg() == 0:
-				path = filepath.Join(resume, train.ConfigFile)
+				path = filepath.Join(resume, runfolder.ConfigFile)
 				for _, s := range c.StringSlice("set") {
 					return fmt.Errorf("--resume takes no --set (%s): the run's config is fixed; threads and device may change", s)
 				}
@@ -65,24 +65,24 @@ config stored in the folder; the result matches an uninterrupted run.`,
 			default:
 				return errors.New("usage: vbg run EXPERIMENT.yaml [flags]  or  vbg run --resume RUN_DIR (see vbg run --help)")
 			}
-			cfg, err := config.Load(path, sets)
+			cfg, err := experiment.Load(path, sets)
 			if err != nil {
 				return err
 			}
-			if err := train.Preflight(cfg); err != nil {
+			if err := experiment.Preflight(cfg); err != nil {
 				return err
 			}
 			dir := resume
 			if dir == "" {
-				if dir, err = train.NewRunDir(cfg, time.Now()); err != nil {
+				if dir, err = runfolder.New(cfg, time.Now()); err != nil {
 					return err
 				}
 			}
-			sum, err := baselines.Run(cfg, dir, train.Options{Resume: resume, Quiet: c.Bool("quiet"), Progress: os.Stderr, Log: os.Stderr})
+			sum, err := train.Run(cfg, dir, train.Options{Resume: resume, Quiet: c.Bool("quiet"), Progress: os.Stderr, Log: os.Stderr})
 			if err != nil {
 				return fmt.Errorf("run %s: %w", dir, err)
 			}
-			fmt.Fprintf(c.App.Writer, "%s\n", filepath.Join(sum.Dir, train.SummaryFile))
+			fmt.Fprintf(c.App.Writer, "%s\n", filepath.Join(sum.Dir, runfolder.SummaryFile))
 			return nil
 		},
 	}

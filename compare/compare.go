@@ -37,6 +37,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/vbg-museum/vbg/config"
+	"github.com/vbg-museum/vbg/experiment"
 )
 
 // Spec is a comparison file.
@@ -188,7 +189,7 @@ func (s *Spec) Plans(extraSets []string, seeds []int64, out string) ([]*Plan, er
 			name := fmt.Sprintf("%s-s%d", Slug(m.Name), seed)
 			sets := append(append(append([]string(nil), s.Set...), extraSets...), m.Set...)
 			sets = append(sets, fmt.Sprintf("seed=%d", seed), "output.dir="+filepath.Join(out, "runs"))
-			cfg, err := config.Load(s.Base, append(sets, "name="+name))
+			cfg, err := experiment.Load(s.Base, append(sets, "name="+name))
 			if err != nil {
 				errs = append(errs, fmt.Errorf("model %q seed %d: %w", m.Name, seed, err))
 				continue

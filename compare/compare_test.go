@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/vbg-museum/vbg/metrics"
-	"github.com/vbg-museum/vbg/train"
+	"github.com/vbg-museum/vbg/runfolder"
 )
 
 func TestStat(t *testing.T) {
@@ -53,9 +53,9 @@ func TestSlugAndParams(t *testing.T) {
 
 // fakeSummary is a summary with the given test accuracy (other metrics
 // derived from it) and training time.
-func fakeSummary(acc, secs float64, params int64) *train.Summary {
+func fakeSummary(acc, secs float64, params int64) *runfolder.Summary {
 	auc := acc + 0.05
-	return &train.Summary{Parameters: params, TrainSeconds: secs,
+	return &runfolder.Summary{Parameters: params, TrainSeconds: secs,
 		Test: &metrics.Report{Accuracy: acc, MAP: acc - 0.1, MacroF1: acc - 0.02, MacroRecall: acc - 0.01, MacroAUC: &auc}}
 }
 
@@ -127,7 +127,7 @@ models:
 		calls++
 		sum := fakeSummary(0.5+0.1*float64(calls), 1, 10)
 		b, _ := json.Marshal(sum)
-		return os.WriteFile(filepath.Join(d, train.SummaryFile), b, 0o644)
+		return os.WriteFile(filepath.Join(d, runfolder.SummaryFile), b, 0o644)
 	}
 	res, err := Run(s, "compare", Options{Exec: exec, Log: &strings.Builder{}})
 	if err != nil {

@@ -1,6 +1,6 @@
 package compare
 
-import "github.com/vbg-museum/vbg/baselines"
+import "github.com/vbg-museum/vbg/experiment"
 
 // DefaultSeeds are the seeds of a comparison made from a plain experiment.
 var DefaultSeeds = []int64{1, 2, 3}
@@ -10,8 +10,8 @@ var DefaultSeeds = []int64{1, 2, 3}
 func DefaultComparison(base, out string) *Spec {
 	s := &Spec{Source: base, Base: base, Title: "Comparison with baselines (Table 3)", Seeds: DefaultSeeds, Out: out, Figures: true}
 	s.Models = append(s.Models, Entry{Name: "VBG", Set: []string{"model.arch=vbg"}})
-	for _, a := range baselines.Archs() {
-		if a.Name == "majority" {
+	for _, a := range experiment.Archs() {
+		if a.Name == "majority" || a.Name == "vbg" {
 			continue
 		}
 		s.Models = append(s.Models, Entry{Name: a.Title, Set: []string{"model.arch=" + a.Name}})

@@ -1,7 +1,6 @@
 package compare
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,8 +10,9 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/vbg-museum/vbg/baselines"
-	"github.com/vbg-museum/vbg/config"
+	"github.com/vbg-museum/vbg/atomicfile"
+	"github.com/vbg-museum/vbg/experiment"
+	"github.com/vbg-museum/vbg/runfolder"
 	"github.com/vbg-museum/vbg/train"
 )
 
@@ -28,7 +28,7 @@ type Options struct {
 	// Exec runs one prepared run folder (its config.yaml is written) and
 	// returns when it has finished; resume says the folder holds a
 	// checkpoint to continue from. Nil runs it in this process
-	// (baselines.Run, logging to the folder's run.log).
+	// (train.Run, logging to the folder's run.log).
 	Exec func(dir string, resume bool) error
 	// Figures, when set and the spec asks for figures, is called with the
 	// folder of the first finished run of each VBG entry with both encoders
@@ -54,7 +54,7 @@ type Outcome struct {
 	*Plan
 	Status  string
 	Err     string
-	Summary *train.Summary
+	Summary *runfolder.Summary
 }
 
 // Result is a finished comparison.
@@ -86,7 +86,6 @@ func Run(s *Spec, name string, opts Options) (*Result, error) {
 	if err := os.MkdirAll(filepath.Join(out, "runs"), 0o755); err != nil {
 		return nil, fmt.Errorf("comparison: %w", err)
 	}
-	baselines.Register()
 	finished := finishedRuns(filepath.Join(out, "runs"))
 	start := time.Now()
 	res := &Result{Spec: s, Out: out}
@@ -103,14 +102,14 @@ func Run(s *Spec, name string, opts Options) (*Result, error) {
 			continue
 		}
 		if key, _ := configKey(p.Config); finished[key] != "" && finished[key] != p.Dir {
-			if sum, err := readSummary(finished[key]); err == nil {
+			if sum, err := runfolder.ReadSummary(finished[key]); err == nil {
 				p.Dir = finished[key]
 				o.Status, o.Summary = Done, sum
 				fmt.Fprintf(logw, "%s: same config as the finished run %s\n", label, p.Dir)
 				continue
 			}
 		}
-		if sum, err := readSummary(p.Dir); err == nil {
+		if sum, err := runfolder.ReadSummary(p.Dir); err == nil {
 			if err := sameConfig(p); err != nil {
 				return nil, err
 			}
@@ -127,7 +126,7 @@ func Run(s *Spec, name string, opts Options) (*Result, error) {
 		sum, err := runOne(p, opts)
 		if err != nil {
 			o.Status, o.Err = Failed, err.Error()
-			_ = os.WriteFile(filepath.Join(p.Dir, "error.txt"), []byte(err.Error()+"\n"), 0o644)
+			_ = atomicfile.Write(filepath.Join(p.Dir, "error.txt"), []byte(err.Error()+"\n"))
 			fmt.Fprintf(logw, "%s: FAILED after %s: %v\n", label, time.Since(t0).Round(time.Second), err)
 			if opts.FailFast {
 				return nil, fmt.Errorf("%s: %w", label, err)
@@ -183,10 +182,10 @@ func finishedRuns(runsDir string) map[string]string {
 	}
 	for _, e := range entries {
 		dir := filepath.Join(runsDir, e.Name())
-		if _, err := os.Stat(filepath.Join(dir, train.SummaryFile)); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, runfolder.SummaryFile)); err != nil {
 			continue
 		}
-		cfg, err := config.Load(filepath.Join(dir, train.ConfigFile), nil)
+		cfg, err := experiment.Load(filepath.Join(dir, runfolder.ConfigFile), nil)
 		if err != nil {
 			continue
 		}
@@ -198,9 +197,9 @@ func finishedRuns(runsDir string) map[string]string {
 }
 
 // runOne prepares the run folder and runs (or resumes) the plan.
-func runOne(p *Plan, opts Options) (*train.Summary, error) {
+func runOne(p *Plan, opts Options) (*runfolder.Summary, error) {
 	resume := false
-	if _, err := os.Stat(filepath.Join(p.Dir, train.CheckDir, train.LastFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(p.Dir, runfolder.CheckDir, runfolder.LastFile)); err == nil {
 		if err := sameConfig(p); err != nil {
 			return nil, err
 		}
@@ -216,7 +215,7 @@ func runOne(p *Plan, opts Options) (*train.Summary, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(filepath.Join(p.Dir, train.ConfigFile), y, 0o644); err != nil {
+		if err := atomicfile.Write(filepath.Join(p.Dir, runfolder.ConfigFile), y); err != nil {
 			return nil, err
 		}
 	}
@@ -230,13 +229,13 @@ func runOne(p *Plan, opts Options) (*train.Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum, err := readSummary(p.Dir)
+	sum, err := runfolder.ReadSummary(p.Dir)
 	if err != nil {
 		return nil, err
 	}
 	// A finished run never resumes: drop the last checkpoint (weights plus
 	// optimizer moments, 12 bytes per parameter) and keep the best one.
-	if err := os.Remove(filepath.Join(p.Dir, train.CheckDir, train.LastFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(filepath.Join(p.Dir, runfolder.CheckDir, runfolder.LastFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
 	return sum, nil
@@ -246,7 +245,7 @@ func runOne(p *Plan, opts Options) (*train.Summary, error) {
 // logging to dir/run.log: resume continues from its last checkpoint. It is
 // what Exec runs in a child process.
 func RunFolder(dir string, resume bool) error {
-	cfg, err := config.Load(filepath.Join(dir, train.ConfigFile), nil)
+	cfg, err := experiment.Load(filepath.Join(dir, runfolder.ConfigFile), nil)
 	if err != nil {
 		return err
 	}
@@ -259,7 +258,7 @@ func RunFolder(dir string, resume bool) error {
 	if resume {
 		o.Resume = dir
 	}
-	_, err = baselines.Run(cfg, dir, o)
+	_, err = train.Run(cfg, dir, o)
 	// Tensors are freed by finalizers: collect before the next run.
 	runtime.GC()
 	debug.FreeOSMemory()
@@ -269,7 +268,7 @@ func RunFolder(dir string, resume bool) error {
 // sameConfig checks that an existing run folder was made with the plan's
 // config, so a changed comparison file never mixes old and new runs.
 func sameConfig(p *Plan) error {
-	have, err := config.Load(filepath.Join(p.Dir, train.ConfigFile), nil)
+	have, err := experiment.Load(filepath.Join(p.Dir, runfolder.ConfigFile), nil)
 	if err != nil {
 		return fmt.Errorf("%s: %w (remove the folder to rerun it)", p.Dir, err)
 	}
@@ -285,19 +284,4 @@ func sameConfig(p *Plan) error {
 		return fmt.Errorf("%s was run with another config than the comparison now asks for: remove it, or use another out folder", p.Dir)
 	}
 	return nil
-}
-
-func readSummary(dir string) (*train.Summary, error) {
-	b, err := os.ReadFile(filepath.Join(dir, train.SummaryFile))
-	if err != nil {
-		return nil, err
-	}
-	s := &train.Summary{}
-	if err := json.Unmarshal(b, s); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, train.SummaryFile), err)
-	}
-	if s.Test == nil {
-		return nil, errors.New(dir + ": summary without test metrics")
-	}
-	return s, nil
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/vbg-museum/vbg/atomicfile"
 )
 
 // Stat is the mean and sample standard deviation of one metric over seeds.
@@ -204,7 +206,7 @@ func (r *Result) write(name string) error {
 		md += "\n" + r.Figures
 	}
 	r.Markdown = md
-	if err := os.WriteFile(filepath.Join(r.Out, name+".md"), []byte(md), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(r.Out, name+".md"), []byte(md)); err != nil {
 		return err
 	}
 	return CSV(filepath.Join(r.Out, name+".csv"), rows)

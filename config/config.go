@@ -76,7 +76,7 @@ type Model struct {
 
 // ImageEncoder is a ViT. Preset fills the sizes; explicit sizes override it.
 type ImageEncoder struct {
-	Preset     string  `yaml:"preset"`     // vit-b16, vit-tiny or custom
+	Preset     string  `yaml:"preset"`     // a preset of package vbg: vit-b16, vit-tiny or custom
 	Pretrained string  `yaml:"pretrained"` // hub repo id or local folder; empty = random init
 	Freeze     bool    `yaml:"freeze"`     // keep the weights fixed (no gradients, eval mode)
 	Hidden     int     `yaml:"hidden"`
@@ -89,7 +89,7 @@ type ImageEncoder struct {
 
 // TextEncoder is a BERT. Preset fills the sizes; explicit sizes override it.
 type TextEncoder struct {
-	Preset     string `yaml:"preset"`     // bert-base, minilm-l6, bert-tiny or custom
+	Preset     string `yaml:"preset"`     // a preset of package vbg: bert-base, minilm-l6, bert-tiny or custom
 	Pretrained string `yaml:"pretrained"` // hub repo id or local folder; empty = random init
 	// Tokenizer is "words" (a word-level vocabulary built from the training
 	// texts) or "pretrained" (the WordPiece vocabulary of Pretrained).
@@ -264,8 +264,6 @@ func (c *Config) Validate() []Problem {
 	if m.Arch == "" {
 		bad("model.arch", "must name an architecture (vbg or a baseline)")
 	}
-	oneOf("model.image.preset", m.Image.Preset, "vit-b16", "vit-tiny", "custom")
-	oneOf("model.text.preset", m.Text.Preset, "bert-base", "minilm-l6", "bert-tiny", "custom")
 	oneOf("model.text.tokenizer", m.Text.Tokenizer, "words", "pretrained")
 	if m.Text.Tokenizer == "pretrained" && m.Text.Pretrained == "" && m.Fusion.Type != "image" {
 		bad("model.text.tokenizer", "pretrained needs model.text.pretrained (a hub id or folder); use words for a vocabulary built from the data")

@@ -251,19 +251,6 @@ func (g GAN) problems() []Problem {
 	if len(t.Templates) == 0 {
 		bad("text.templates", "needs at least one template")
 	}
-	single := false
-	for i, tpl := range t.Templates {
-		n, err := TemplateSlots(tpl)
-		if err != nil {
-			bad(fmt.Sprintf("text.templates[%d]", i), "%v", err)
-		}
-		if n == 1 {
-			single = true
-		}
-	}
-	if len(t.Templates) > 0 && !single {
-		bad("text.templates", "needs one template with only {1} (used for classes with a single attribute)")
-	}
 	for class, phrases := range t.Attributes {
 		if len(phrases) == 0 {
 			bad("text.attributes."+class, "needs at least one phrase")
@@ -297,46 +284,4 @@ func (g GAN) problems() []Problem {
 	inRange("mix.ratio", g.Mix.Ratio, 0, 1000)
 	oneOf("mix.keep", g.Mix.Keep, "latest", "all")
 	return ps
-}
-
-// TemplateSlots returns the number of distinct attribute placeholders of a
-// text template: {1}; {1} and {2}; or {1}, {2} and {3}, each used at most
-// once and numbered from 1 without gaps.
-func TemplateSlots(tpl string) (int, error) {
-	seen := map[int]bool{}
-	rest := tpl
-	for {
-		i := strings.IndexByte(rest, '{')
-		if i < 0 {
-			break
-		}
-		if strings.ContainsRune(rest[:i], '}') {
-			return 0, fmt.Errorf("template %q: stray }", tpl)
-		}
-		j := strings.IndexByte(rest[i:], '}')
-		if j < 0 {
-			return 0, fmt.Errorf("template %q: unclosed {", tpl)
-		}
-		var n int
-		if _, err := fmt.Sscanf(rest[i:i+j+1], "{%d}", &n); err != nil || n < 1 || n > 3 || fmt.Sprintf("{%d}", n) != rest[i:i+j+1] {
-			return 0, fmt.Errorf("template %q: placeholder %s is not {1}, {2} or {3}", tpl, rest[i:i+j+1])
-		}
-		if seen[n] {
-			return 0, fmt.Errorf("template %q: {%d} appears twice", tpl, n)
-		}
-		seen[n] = true
-		rest = rest[i+j+1:]
-	}
-	if strings.ContainsRune(rest, '}') {
-		return 0, fmt.Errorf("template %q: stray }", tpl)
-	}
-	for k := 1; k <= len(seen); k++ {
-		if !seen[k] {
-			return 0, fmt.Errorf("template %q: placeholders must be numbered from {1} without gaps", tpl)
-		}
-	}
-	if len(seen) == 0 {
-		return 0, fmt.Errorf("template %q: has no {1} placeholder", tpl)
-	}
-	return len(seen), nil
 }

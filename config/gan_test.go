@@ -37,8 +37,6 @@ func TestGANProblems(t *testing.T) {
 		{"texture folder without dir", func(g *GAN) { g.Texture.Source = "folder" }, "gan.texture.dir"},
 		{"patch too big", func(g *GAN) { g.Texture.PatchSize = 100 }, "gan.texture.patch_size"},
 		{"text mode", func(g *GAN) { g.Text.Mode = "llm" }, "gan.text.mode"},
-		{"bad template", func(g *GAN) { g.Text.Templates = []string{"{1}", "{2} only"} }, "gan.text.templates[1]"},
-		{"no single-slot template", func(g *GAN) { g.Text.Templates = []string{"{1} and {2}"} }, "gan.text.templates"},
 		{"empty given phrase", func(g *GAN) { g.Text.Attributes = map[string][]string{"Ru": {" "}} }, "gan.text.attributes.Ru"},
 		{"specificity", func(g *GAN) { g.Text.MinSpecificity = 0.5 }, "gan.text.min_specificity"},
 		{"count", func(g *GAN) { g.Generate.Count = 0 }, "gan.generate.count"},
@@ -64,32 +62,6 @@ func TestGANProblems(t *testing.T) {
 				t.Fatalf("problems %v, want one at %s", ps, tc.wantKey)
 			}
 		})
-	}
-}
-
-func TestTemplateSlots(t *testing.T) {
-	tests := []struct {
-		tpl     string
-		want    int
-		wantErr bool
-	}{
-		{"{1}", 1, false},
-		{"a {1} with {2}", 2, false},
-		{"{3}, {1} and {2}", 3, false},
-		{"no placeholder", 0, true},
-		{"{1} {1}", 0, true},
-		{"{2}", 0, true},
-		{"{4}", 0, true},
-		{"{1} }", 0, true},
-		{"} {1}", 0, true},
-		{"{1", 0, true},
-		{"{x}", 0, true},
-	}
-	for _, tc := range tests {
-		n, err := TemplateSlots(tc.tpl)
-		if (err != nil) != tc.wantErr || n != tc.want {
-			t.Errorf("TemplateSlots(%q) = %d, %v; want %d, error %v", tc.tpl, n, err, tc.want, tc.wantErr)
-		}
 	}
 }
 

@@ -68,8 +68,11 @@ func (s *source) where(n *yaml.Node) (string, int) {
 // Load reads an experiment file with its includes, applies overrides of the
 // form "key.path=value" (the value is parsed as YAML), and returns the
 // validated config. Unknown keys, wrong types and out-of-range values are
-// all reported, each with file, line and key.
-func Load(path string, overrides []string) (*Config, error) {
+// all reported, each with file, line and key. checks are further rules
+// that need more than this package knows (package experiment checks that
+// model.arch and the presets exist and that the model's shapes fit); their
+// problems get file and line like Validate's.
+func Load(path string, overrides []string, checks ...Check) (*Config, error) {
 	src := &source{files: map[*yaml.Node]string{}}
 	root, err := readTree(path, src, nil)
 	if err != nil {
@@ -84,7 +87,13 @@ func Load(path string, overrides []string) (*Config, error) {
 	var probs Problems
 	decodeInto(root, reflect.ValueOf(cfg).Elem(), "", src, &probs)
 	if len(probs) == 0 {
-		for _, p := range cfg.Validate() {
+		found := cfg.Validate()
+		if len(found) == 0 {
+			for _, check := range checks {
+				found = append(found, check(cfg)...)
+			}
+		}
+		for _, p := range found {
 			n := lookup(root, p.Key)
 			p.File, p.Line = src.where(n)
 			if p.File == "" {
@@ -105,6 +114,11 @@ func Load(path string, overrides []string) (*Config, error) {
 	cfg.Source = path
 	return cfg, nil
 }
+
+// Check is a validation rule beyond Validate: it returns the problems of a
+// decoded, otherwise valid config, with Key set (Load fills in file and
+// line).
+type Check func(*Config) []Problem
 
 // readTree parses path and merges it over its includes (paths relative to
 // the including file). The result is one mapping node.

@@ -25,12 +25,13 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
-	"github.com/vbg-museum/vbg/config"
 	"github.com/vbg-museum/vbg/data"
 	"github.com/vbg-museum/vbg/device"
+	"github.com/vbg-museum/vbg/experiment"
+	"github.com/vbg-museum/vbg/infer"
 	"github.com/vbg-museum/vbg/pretrained"
 	"github.com/vbg-museum/vbg/report"
-	"github.com/vbg-museum/vbg/train"
+	"github.com/vbg-museum/vbg/runfolder"
 	"github.com/vbg-museum/vbg/vbg"
 )
 
@@ -61,7 +62,7 @@ const (
 type tokenNamer func(id int64) string
 
 // namer returns the token namer of a loaded run.
-func namer(l *train.Loaded) tokenNamer {
+func namer(l *infer.Run) tokenNamer {
 	if v, ok := l.Tokenizer.(*vbg.WordVocab); ok {
 		return func(id int64) string {
 			if id >= 0 && int(id) < len(v.Words) {
@@ -71,7 +72,7 @@ func namer(l *train.Loaded) tokenNamer {
 		}
 	}
 	if l.Config.Model.Text.Tokenizer == "pretrained" {
-		if dir, err := train.ModelFolder("model.text.pretrained", l.Config.Model.Text.Pretrained); err == nil {
+		if dir, err := experiment.ModelFolder("model.text.pretrained", l.Config.Model.Text.Pretrained); err == nil {
 			if f, err := pretrained.InspectFolder(dir); err == nil {
 				if t, err := f.LoadTokenizer(); err == nil {
 					return func(id int64) string {
@@ -124,12 +125,13 @@ type example struct {
 }
 
 // explainBatch runs the model on one loader batch.
-func explainBatch(l *train.Loaded, b data.Batch, names tokenNamer) ([]example, error) {
-	in, labels, free, err := l.Inputs(b)
+func explainBatch(l *infer.Run, b data.Batch, names tokenNamer) ([]example, error) {
+	bt, err := l.Batch(b)
 	if err != nil {
 		return nil, err
 	}
-	defer free()
+	defer bt.Drop()
+	in, labels := bt.In, b.Labels
 	out := make([]example, b.Len())
 	for i := range out {
 		out[i].label = int(labels[i])
@@ -286,8 +288,8 @@ func spread(recs []data.Record, n int) []data.Record {
 }
 
 // runExamples explains records in batches.
-func runExamples(l *train.Loaded, recs []data.Record, names tokenNamer) ([]example, error) {
-	lc := train.EvalLoaderConfig(l.Config)
+func runExamples(l *infer.Run, recs []data.Record, names tokenNamer) ([]example, error) {
+	lc := infer.LoaderConfig(l.Config)
 	lc.BatchSize = 32
 	loader, err := data.NewLoader(recs, lc)
 	if err != nil {
@@ -309,8 +311,8 @@ func runExamples(l *train.Loaded, recs []data.Record, names tokenNamer) ([]examp
 
 // open starts a worker for a run folder and runs fn with the loaded run on
 // its thread.
-func open(dir string, fn func(l *train.Loaded) error) error {
-	cfg, err := config.Load(filepath.Join(dir, train.ConfigFile), nil)
+func open(dir string, fn func(l *infer.Run) error) error {
+	cfg, err := experiment.Load(filepath.Join(dir, runfolder.ConfigFile), nil)
 	if err != nil {
 		return err
 	}
@@ -320,7 +322,7 @@ func open(dir string, fn func(l *train.Loaded) error) error {
 	}
 	defer w.Close()
 	return w.Do(func() error {
-		l, err := train.OpenRun(dir, w, "best")
+		l, err := infer.Open(dir, w, "best")
 		if err != nil {
 			return err
 		}
@@ -343,11 +345,11 @@ func RunFigures(dir string, o FigureOptions, log io.Writer) (string, error) {
 		log = io.Discard
 	}
 	var md string
-	err := open(dir, func(l *train.Loaded) error {
+	err := open(dir, func(l *infer.Run) error {
 		if _, ok := l.Net.(*vbg.Model); !ok {
 			return nil
 		}
-		ds, err := train.LoadDataset(l.Config, dir)
+		ds, err := experiment.LoadDataset(l.Config, dir)
 		if err != nil {
 			return err
 		}
@@ -437,7 +439,7 @@ func appendReport(dir, md string) error {
 	if md == "" {
 		return nil
 	}
-	path := filepath.Join(dir, train.ReportFile)
+	path := filepath.Join(dir, runfolder.ReportFile)
 	b, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err

@@ -9,21 +9,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vbg-museum/vbg/config"
+	"github.com/vbg-museum/vbg/experiment"
 	"github.com/vbg-museum/vbg/report"
+	"github.com/vbg-museum/vbg/runfolder"
 	"github.com/vbg-museum/vbg/train"
 )
 
 // TestFiguresAndOnePage trains a tiny VBG run (one epoch of the synthetic
 // set) and makes its figures and one decision report.
 func TestFiguresAndOnePage(t *testing.T) {
-	cfg, err := config.Load("../experiments/smoke.yaml", []string{"output.dir=" + t.TempDir(), "threads=2",
+	cfg, err := experiment.Load("../experiments/smoke.yaml", []string{"output.dir=" + t.TempDir(), "threads=2",
 		"train.epochs=1", "data.synthetic.per_class=12", "data.image_size=16", "model.image.patch=8",
 		"model.image.hidden=16", "model.image.mlp=32", "model.text.hidden=16", "model.text.mlp=32", "model.image.layers=1", "model.text.layers=1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := train.NewRunDir(cfg, time.Now())
+	dir, err := runfolder.New(cfg, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func TestFiguresAndOnePage(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	rep, _ := os.ReadFile(filepath.Join(dir, train.ReportFile))
+	rep, _ := os.ReadFile(filepath.Join(dir, runfolder.ReportFile))
 	if n := strings.Count(string(rep), reportMarker); n != 1 || !strings.Contains(string(rep), "](figures/attention.png)") {
 		t.Errorf("report.md has the figures section %d times (want 1) or wrong links", n)
 	}

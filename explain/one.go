@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/vbg-museum/vbg/data"
+	"github.com/vbg-museum/vbg/infer"
 	"github.com/vbg-museum/vbg/report"
-	"github.com/vbg-museum/vbg/train"
 )
 
 // Input is one prediction to explain.
@@ -39,7 +39,7 @@ func One(dir string, in Input) (*Page, error) {
 		in.TopK = 5
 	}
 	var page *Page
-	err := open(dir, func(l *train.Loaded) error {
+	err := open(dir, func(l *infer.Run) error {
 		image, text := l.Net.Uses()
 		if image && in.Image == "" {
 			return fmt.Errorf("explain: the run reads images: give --image")
@@ -58,7 +58,7 @@ func One(dir string, in Input) (*Page, error) {
 		if err := os.MkdirAll(in.Out, 0o755); err != nil {
 			return err
 		}
-		lc := train.EvalLoaderConfig(l.Config)
+		lc := infer.LoaderConfig(l.Config)
 		b := data.Batch{Size: lc.ImageSize, Labels: []int64{0}, Texts: []string{in.Text}, IDs: []string{"input"}}
 		if image {
 			px, err := data.LoadImage(in.Image, lc)

@@ -9,8 +9,6 @@ import (
 	"sort"
 	"strings"
 	"unicode"
-
-	"github.com/vbg-museum/vbg/config"
 )
 
 // Attribute is one phrase of the category-attribute mapping table.
@@ -45,7 +43,7 @@ type AttributeTable struct {
 	Reserved []string `json:"reserved"`
 }
 
-// MineOptions configures MineAttributes (see config.GANText).
+// MineOptions configures MineAttributes.
 type MineOptions struct {
 	MaxPerClass    int
 	MaxWords       int
@@ -56,12 +54,6 @@ type MineOptions struct {
 	Given map[string][]string
 	// Reserved words never appear in a phrase: the templates' words.
 	Reserved []string
-}
-
-// MineOptionsFromConfig returns the mining options of a gan: section.
-func MineOptionsFromConfig(t config.GANText) MineOptions {
-	return MineOptions{MaxPerClass: t.MaxPerClass, MaxWords: t.MaxWords, MinCount: t.MinCount,
-		MinShare: t.MinShare, MinSpecificity: t.MinSpecificity, Given: t.Attributes, Reserved: TemplateWords(t.Templates)}
 }
 
 // stopWords are never attribute words on their own or inside a phrase.
@@ -494,7 +486,7 @@ func NewTemplateText(table *AttributeTable, templates []string) (*TemplateText, 
 	tt := &TemplateText{Table: table, Templates: templates}
 	single := false
 	for _, tpl := range templates {
-		n, err := config.TemplateSlots(tpl)
+		n, err := TemplateSlots(tpl)
 		if err != nil {
 			return nil, err
 		}
@@ -578,4 +570,46 @@ func fill(tpl string, phrases []string) string {
 		tpl = strings.ReplaceAll(tpl, fmt.Sprintf("{%d}", i+1), p)
 	}
 	return tpl
+}
+
+// TemplateSlots returns the number of distinct attribute placeholders of a
+// text template: {1}; {1} and {2}; or {1}, {2} and {3}, each used at most
+// once and numbered from 1 without gaps.
+func TemplateSlots(tpl string) (int, error) {
+	seen := map[int]bool{}
+	rest := tpl
+	for {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			break
+		}
+		if strings.ContainsRune(rest[:i], '}') {
+			return 0, fmt.Errorf("template %q: stray }", tpl)
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			return 0, fmt.Errorf("template %q: unclosed {", tpl)
+		}
+		var n int
+		if _, err := fmt.Sscanf(rest[i:i+j+1], "{%d}", &n); err != nil || n < 1 || n > 3 || fmt.Sprintf("{%d}", n) != rest[i:i+j+1] {
+			return 0, fmt.Errorf("template %q: placeholder %s is not {1}, {2} or {3}", tpl, rest[i:i+j+1])
+		}
+		if seen[n] {
+			return 0, fmt.Errorf("template %q: {%d} appears twice", tpl, n)
+		}
+		seen[n] = true
+		rest = rest[i+j+1:]
+	}
+	if strings.ContainsRune(rest, '}') {
+		return 0, fmt.Errorf("template %q: stray }", tpl)
+	}
+	for k := 1; k <= len(seen); k++ {
+		if !seen[k] {
+			return 0, fmt.Errorf("template %q: placeholders must be numbered from {1} without gaps", tpl)
+		}
+	}
+	if len(seen) == 0 {
+		return 0, fmt.Errorf("template %q: has no {1} placeholder", tpl)
+	}
+	return len(seen), nil
 }

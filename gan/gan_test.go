@@ -15,8 +15,6 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
-
-	"github.com/vbg-museum/vbg/config"
 )
 
 func tensorOf(t testing.TB, vals []float32, shape ...int64) *ts.Tensor {
@@ -203,8 +201,7 @@ func ceramics() (texts [][]string, labels []int, classes []string) {
 
 func TestAttributeTable(t *testing.T) {
 	texts, labels, classes := ceramics()
-	cfg := config.Default().GAN.Text
-	opts := MineOptionsFromConfig(cfg)
+	opts := testMineOptions()
 	tab, err := MineAttributes(texts, labels, classes, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -260,21 +257,21 @@ func TestAttributeTable(t *testing.T) {
 // attribute phrase of another class.
 func TestGeneratedTextsStayInClass(t *testing.T) {
 	texts, labels, classes := ceramics()
-	base := config.Default().GAN.Text
+	templates := testTemplates()
 	tests := []struct {
 		name  string
 		given map[string][]string
 		tpls  []string
 	}{
-		{"mined, default templates", nil, base.Templates},
-		{"given for one class", map[string][]string{"Ming blue-and-white": {"cobalt blue", "underglaze painting"}}, base.Templates},
+		{"mined, default templates", nil, templates},
+		{"given for one class", map[string][]string{"Ming blue-and-white": {"cobalt blue", "underglaze painting"}}, templates},
 		{"adjacent placeholders", nil, []string{"{1}", "{1} {2} {3}", "{3} {2} {1}"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			o := MineOptionsFromConfig(base)
+			o := testMineOptions()
 			o.Given, o.Reserved = tc.given, TemplateWords(tc.tpls)
 			tab, err := MineAttributes(texts, labels, classes, o)
 			if err != nil {
@@ -457,13 +454,24 @@ func TestTexturePatches(t *testing.T) {
 	}
 }
 
-func smallGAN(size int) config.GAN {
-	c := config.Default().GAN
-	c.ImageSize, c.NoiseDim, c.EmbedDim, c.GenChannels, c.DiscChannels = size, 8, 4, 4, 4
-	c.BatchSize, c.MinSteps, c.MaxSteps = 4, 4, 6
-	c.Stability.Window = 2
-	c.Loss.StyleChannels = 4
-	return c
+// testTemplates are the default templates of an experiment's gan.text.
+func testTemplates() []string {
+	return []string{"{1}", "{1} {2}", "{1}. {2}", "{2} {1}", "{1} with {2}", "{1}, {2} and {3}"}
+}
+
+// testMineOptions are the default mining options of an experiment's
+// gan.text.
+func testMineOptions() MineOptions {
+	return MineOptions{MaxPerClass: 12, MaxWords: 2, MinCount: 2, MinShare: 0.02, MinSpecificity: 0.7, Reserved: TemplateWords(testTemplates())}
+}
+
+// smallGAN is a GAN small enough for tests, with an experiment's default
+// losses and optimiser.
+func smallGAN(size int) Config {
+	return Config{ImageSize: size, NoiseDim: 8, EmbedDim: 4, GenChannels: 4, DiscChannels: 4,
+		BatchSize: 4, LRG: 2e-4, LRD: 2e-4, Beta1: 0.5, Beta2: 0.999, MinSteps: 4, MaxSteps: 6,
+		Loss:      LossWeights{Adversarial: "minimax", AdversarialW: 1, StyleW: 10, AttributeW: 1, StyleChannels: 4, AttributeClassW: 1},
+		Stability: StabilityConfig{Window: 2, Tolerance: 0.15, MaxGap: 0.8}}
 }
 
 // constSource yields batches of random images of classes 0..k-1.
@@ -490,9 +498,9 @@ func constSource(size, batch, k, attrs int) Source {
 	}
 }
 
-func newTestTrainer(t testing.TB, c config.GAN, seed uint64) *Trainer {
+func newTestTrainer(t testing.TB, c Config, seed uint64) *Trainer {
 	texts, labels, classes := ceramics()
-	tab, err := MineAttributes(texts, labels, classes, MineOptionsFromConfig(c.Text))
+	tab, err := MineAttributes(texts, labels, classes, testMineOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -615,12 +623,11 @@ func TestGRUText(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	texts, labels, classes := ceramics()
-	tc := config.Default().GAN.Text
-	tab, err := MineAttributes(texts, labels, classes, MineOptionsFromConfig(tc))
+	tab, err := MineAttributes(texts, labels, classes, testMineOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	fallback, err := NewTemplateText(tab, tc.Templates)
+	fallback, err := NewTemplateText(tab, testTemplates())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -648,7 +655,7 @@ func TestGRUText(t *testing.T) {
 				t.Fatalf("class %q: GRU text %q carries %q", classes[c], s, f)
 			}
 			for _, w := range Words(s) {
-				if !known[w] && !slices.Contains(TemplateWords(tc.Templates), w) {
+				if !known[w] && !slices.Contains(TemplateWords(testTemplates()), w) {
 					t.Fatalf("text %q has word %q outside the vocabulary", s, w)
 				}
 			}

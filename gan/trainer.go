@@ -14,8 +14,6 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
-
-	"github.com/vbg-museum/vbg/config"
 )
 
 // RealBatch is one batch of real training pairs as plain Go buffers.
@@ -34,9 +32,49 @@ type RealBatch struct {
 // the order, so a source is deterministic given the epoch.
 type Source func(epoch int) iter.Seq2[RealBatch, error]
 
+// Config holds the GAN's sizes and training settings (package experiment
+// fills it from an experiment's gan: section).
+type Config struct {
+	// ImageSize is the generated side: 32, 64 or 128.
+	ImageSize    int
+	NoiseDim     int // z
+	EmbedDim     int // class embedding concatenated to z
+	GenChannels  int // generator width: 8·g, 4·g, 2·g, g channels
+	DiscChannels int // discriminator width: d, 2·d, 4·d, 8·d channels
+
+	BatchSize int
+	LRG, LRD  float64
+	Beta1     float64 // Adam; DCGAN uses 0.5
+	Beta2     float64
+	MinSteps  int // steps per round before stability is checked
+	MaxSteps  int // steps per round at most
+	Loss      LossWeights
+	Stability StabilityConfig
+}
+
+// LossWeights weigh the loss terms.
+type LossWeights struct {
+	// Adversarial is "minimax" (paper eq. 19) or "non_saturating" (G
+	// minimises −log D(G(z))).
+	Adversarial     string
+	AdversarialW    float64
+	StyleW          float64 // Gram-matrix distance to the class's textures; 0 = off
+	AttributeW      float64 // attribute consistency in D and G; 0 = off
+	StyleChannels   int     // width of the feature network the Gram matrices are taken on
+	AttributeClassW float64 // weight of the class term within attribute consistency
+}
+
+// StabilityConfig is the criterion that ends a round early (see
+// Stability).
+type StabilityConfig struct {
+	Window    int
+	Tolerance float64
+	MaxGap    float64
+}
+
 // Options configure a Trainer.
 type Options struct {
-	Config  config.GAN
+	Config  Config
 	Classes int
 	// Table is the category-attribute table: its vocabulary sizes the
 	// discriminator's attribute outputs and its priors are G's attribute
@@ -52,7 +90,7 @@ type Options struct {
 // it. All its tensors live on the goroutine that created it (see package
 // device); it is not safe for concurrent use.
 type Trainer struct {
-	Cfg   config.GAN
+	Cfg   Config
 	Model ModelConfig
 	VS    *nn.VarStore
 	G     *Generator
@@ -204,7 +242,7 @@ func (t *Trainer) classTargets(lib *TextureLibrary, c int, perLayer [][]*ts.Tens
 	return nil
 }
 
-func (m ModelConfig) styleChannels(c config.GAN, layer int) int64 {
+func (m ModelConfig) styleChannels(c Config, layer int) int64 {
 	return int64(c.Loss.StyleChannels) << layer
 }
 

@@ -16,6 +16,8 @@ import (
 
 	"github.com/vbg-museum/vbg/config"
 	"github.com/vbg-museum/vbg/device"
+	"github.com/vbg-museum/vbg/experiment"
+	"github.com/vbg-museum/vbg/optim"
 	"github.com/vbg-museum/vbg/vbg"
 )
 
@@ -28,7 +30,7 @@ func benchThreads() int {
 // stepper is one full training step of a model on fixed random inputs.
 type stepper struct {
 	model vbg.Network
-	opt   *AdamW
+	opt   *optim.AdamW
 	in    vbg.Inputs
 	y     *ts.Tensor
 }
@@ -38,16 +40,16 @@ func newStepper(tb testing.TB, cfg *config.Config, batch, tokens, vocab, classes
 		tb = &testing.B{}
 	}
 	vs := nn.NewVarStore(gotch.CPU)
-	m, err := NewNetwork(vs.Root(), cfg, int(vocab), int(classes))
+	m, err := experiment.Build(vs.Root(), cfg, int(vocab), int(classes))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var params []Param
+	var params []optim.Param
 	for name, v := range vs.Variables() {
 		v := v
-		params = append(params, Param{Name: name, Tensor: &v, LRMul: 1})
+		params = append(params, optim.Param{Name: name, Tensor: &v, LRMul: 1})
 	}
-	opt, err := NewAdamW(params, 0.01)
+	opt, err := optim.New(params, optim.Defaults(0.01))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -136,7 +138,7 @@ func BenchmarkTrainStepBase(b *testing.B) {
 //
 //	go test ./train -run '^$' -bench TrainRSSFlat -benchtime 1x
 func BenchmarkTrainRSSFlat(b *testing.B) {
-	cfg, err := config.Load("../experiments/smoke.yaml", nil)
+	cfg, err := experiment.Load("../experiments/smoke.yaml", nil)
 	if err != nil {
 		b.Fatal(err)
 	}

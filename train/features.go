@@ -1,110 +1,147 @@
 package train
 
 import (
-	"fmt"
-
-	"github.com/sugarme/gotch/nn"
-	"github.com/sugarme/gotch/ts"
+	"sort"
+	"strings"
+	"unicode"
 
 	"github.com/vbg-museum/vbg/config"
-	"github.com/vbg-museum/vbg/device"
-	"github.com/vbg-museum/vbg/pretrained"
-	"github.com/vbg-museum/vbg/vbg"
+	"github.com/vbg-museum/vbg/data"
+	"github.com/vbg-museum/vbg/experiment"
 )
 
-// TextEncoderFeatures returns the mean-pooled last hidden states (over the
-// attention mask) of the pretrained text encoder named in
-// model.text.pretrained for each text: the fixed "encoder" features of the
-// gbdt and logreg baselines. It starts its own worker.
-func TextEncoderFeatures(cfg *config.Config, texts []string) ([][]float32, error) {
-	if cfg.Model.Text.Pretrained == "" {
-		return nil, fmt.Errorf("model.baseline.features: text encoder features need model.text.pretrained (a randomly initialised BERT gives no useful features)")
+// FeatureSpec says how fixed features are computed, saved with a fitted
+// model so it can be applied to new inputs.
+type FeatureSpec struct {
+	Image     string   `json:"image"` // pixels or none
+	Grid      int      `json:"grid"`
+	ImageSize int      `json:"image_size"`
+	Text      string   `json:"text"` // bow, bow+encoder or none
+	Words     []string `json:"words"`
+	// TextDim is the text encoder's hidden size (bow+encoder).
+	TextDim int `json:"text_dim,omitempty"`
+}
+
+// Dim is the feature count.
+func (s *FeatureSpec) Dim() int {
+	n := 0
+	if s.Image == "pixels" {
+		n += 3 * s.Grid * s.Grid
 	}
-	c := *cfg
-	c.Model.Fusion.Type = "text"
-	tok, err := loadPretrainedTokenizer(&c)
-	if err != nil {
-		return nil, err
+	if strings.HasPrefix(s.Text, "bow") {
+		n += len(s.Words)
 	}
-	enc, err := encoderConfigs(&c, tok.VocabSize())
-	if err != nil {
-		return nil, err
+	if s.Text == "bow+encoder" {
+		n += s.TextDim
 	}
-	w, err := device.Start(device.Config{Device: cfg.Device, Threads: cfg.Threads})
-	if err != nil {
-		return nil, err
+	return n
+}
+
+// bowWords keeps the vocab most frequent words of texts (ties alphabetical).
+func bowWords(texts []string, vocab int) []string {
+	counts := map[string]int{}
+	for _, t := range texts {
+		for _, w := range words(t) {
+			counts[w]++
+		}
 	}
-	defer w.Close()
-	var out [][]float32
-	err = w.Do(func() error {
-		vs := nn.NewVarStore(w.Device)
-		bert, err := vbg.NewBertModel(vs.Root().Sub("bert"), *enc.Bert)
-		if err != nil {
-			return err
+	ws := make([]string, 0, len(counts))
+	for w := range counts {
+		ws = append(ws, w)
+	}
+	sort.Slice(ws, func(i, j int) bool {
+		if counts[ws[i]] != counts[ws[j]] {
+			return counts[ws[i]] > counts[ws[j]]
 		}
-		dir, err := ModelFolder("model.text.pretrained", cfg.Model.Text.Pretrained)
-		if err != nil {
-			return err
-		}
-		src, _, err := pretrained.OpenFolderWeights(dir)
-		if err != nil {
-			return err
-		}
-		rep, err := pretrained.LoadIntoVarStore(vs, src, pretrained.LoadOptions{ModelPrefix: "bert."})
-		src.Close()
-		if err != nil {
-			return err
-		}
-		if len(rep.Missing) > 0 || len(rep.Mismatched) > 0 {
-			return fmt.Errorf("model.text.pretrained: %s does not fit: %s", dir, rep.String())
-		}
-		const batch = 64
-		maxLen := cfg.Data.MaxTextLen
-		for start := 0; start < len(texts); start += batch {
-			end := min(start+batch, len(texts))
-			ids, mask, err := tok.Encode(texts[start:end], maxLen)
-			if err != nil {
-				return err
-			}
-			n := end - start
-			ids, mask, l := trimPadding(ids, mask, n, maxLen)
-			var rows [][]float32
-			ts.NoGrad(func() {
-				var it, mt *ts.Tensor
-				if it, err = toDevice(ids, []int64{int64(n), int64(l)}, w.Device); err != nil {
-					return
-				}
-				defer it.Drop()
-				if mt, err = toDevice(mask, []int64{int64(n), int64(l)}, w.Device); err != nil {
-					return
-				}
-				defer mt.Drop()
-				var o *vbg.EncoderOutput
-				if o, err = bert.Forward(it, nil, mt, false); err != nil {
-					return
-				}
-				defer o.Drop()
-				var pooled *ts.Tensor
-				if pooled, err = vbg.MeanPool(o.LastHiddenState, mt); err != nil {
-					return
-				}
-				defer pooled.Drop()
-				d := pooled.MustSize()[1]
-				flat := pooled.Float64Values()
-				for i := 0; i < n; i++ {
-					row := make([]float32, d)
-					for j := range row {
-						row[j] = float32(flat[i*int(d)+j])
-					}
-					rows = append(rows, row)
-				}
-			})
-			if err != nil {
-				return err
-			}
-			out = append(out, rows...)
-		}
-		return nil
+		return ws[i] < ws[j]
 	})
-	return out, err
+	if len(ws) > vocab {
+		ws = ws[:vocab]
+	}
+	return ws
+}
+
+// words splits lower-cased text into runs of letters and digits.
+func words(s string) []string {
+	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+}
+
+// features computes the fixed features of records (the evaluation image
+// transform, no augmentation; all of a record's texts joined).
+func (s *FeatureSpec) features(recs []data.Record, cfg *config.Config) ([][]float32, error) {
+	out := make([][]float32, len(recs))
+	for i := range out {
+		out[i] = make([]float32, 0, s.Dim())
+	}
+	if s.Image == "pixels" {
+		lc := data.DefaultLoaderConfig(false)
+		lc.ImageSize, lc.ResizeSize, lc.BatchSize = cfg.Data.ImageSize, cfg.Data.ImageSize, 64
+		lc.Workers, lc.Quiet = cfg.Data.Workers, true
+		for c := 0; c < 3; c++ {
+			lc.Mean[c], lc.Std[c] = float32(cfg.Data.Mean[c]), float32(cfg.Data.Std[c])
+		}
+		l, err := data.NewLoader(recs, lc)
+		if err != nil {
+			return nil, err
+		}
+		i := 0
+		for b, err := range l.Epoch(0) {
+			if err != nil {
+				return nil, err
+			}
+			for j := 0; j < b.Len(); j++ {
+				out[i] = append(out[i], poolImage(b.Image(j), b.Size, s.Grid)...)
+				i++
+			}
+		}
+	}
+	if strings.HasPrefix(s.Text, "bow") {
+		index := make(map[string]int, len(s.Words))
+		for i, w := range s.Words {
+			index[w] = i
+		}
+		for i, r := range recs {
+			bag := make([]float32, len(s.Words))
+			for _, w := range words(strings.Join(r.Texts, " ")) {
+				if j, ok := index[w]; ok {
+					bag[j] = 1
+				}
+			}
+			out[i] = append(out[i], bag...)
+		}
+	}
+	if s.Text == "bow+encoder" {
+		texts := make([]string, len(recs))
+		for i, r := range recs {
+			texts[i] = strings.Join(r.Texts, " ")
+		}
+		emb, err := experiment.TextEncoderFeatures(cfg, texts)
+		if err != nil {
+			return nil, err
+		}
+		for i := range out {
+			out[i] = append(out[i], emb[i]...)
+		}
+	}
+	return out, nil
+}
+
+// poolImage averages a CHW image of side size over a grid×grid grid.
+func poolImage(img []float32, size, grid int) []float32 {
+	out := make([]float32, 3*grid*grid)
+	cnt := make([]float32, 3*grid*grid)
+	for c := 0; c < 3; c++ {
+		for y := 0; y < size; y++ {
+			gy := y * grid / size
+			for x := 0; x < size; x++ {
+				k := (c*grid+gy)*grid + x*grid/size
+				out[k] += img[(c*size+y)*size+x]
+				cnt[k]++
+			}
+		}
+	}
+	for i := range out {
+		out[i] /= max(cnt[i], 1)
+	}
+	return out
 }

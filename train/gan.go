@@ -20,10 +20,17 @@ import (
 
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/vbg-museum/vbg/atomicfile"
+	"github.com/vbg-museum/vbg/checkpoint"
 	"github.com/vbg-museum/vbg/config"
 	"github.com/vbg-museum/vbg/data"
 	"github.com/vbg-museum/vbg/device"
+	"github.com/vbg-museum/vbg/experiment"
 	"github.com/vbg-museum/vbg/gan"
+	"github.com/vbg-museum/vbg/infer"
+	"github.com/vbg-museum/vbg/runfolder"
+	"github.com/vbg-museum/vbg/seed"
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // The generation-feedback-optimization loop (paper, GAN module). Run
@@ -156,7 +163,7 @@ func (t *trainer) ganSetup() (*ganRun, error) {
 		texts[i], labels[i] = r.Texts, r.LabelID
 		counts[r.LabelID]++
 	}
-	table, err := gan.MineAttributes(texts, labels, t.ds.Labels, gan.MineOptionsFromConfig(gc.Text))
+	table, err := gan.MineAttributes(texts, labels, t.ds.Labels, experiment.MineOptions(c))
 	if err != nil {
 		return nil, fmt.Errorf("gan: %w", err)
 	}
@@ -170,26 +177,26 @@ func (t *trainer) ganSetup() (*ganRun, error) {
 	for _, r := range t.ds.Train {
 		g.attrOf[r.ID] = table.Targets(r.Texts)
 	}
-	seed := mixSeed(uint64(c.Seed), 0x67616e)
+	ganSeed := uint64(seed.Torch(uint64(c.Seed), 0x67616e))
 	// G and D are drawn from libtorch's generator: seed it so a resumed run
 	// builds the same GAN as an uninterrupted one (whose state it restores).
-	if err := ts.ManualSeed(int64(seed >> 1)); err != nil {
+	if err := ts.ManualSeed(int64(ganSeed >> 1)); err != nil {
 		return nil, err
 	}
-	if g.tr, err = gan.NewTrainer(gan.Options{Config: gc, Classes: len(t.ds.Labels), Table: table, Device: t.w.Device, Seed: seed}); err != nil {
+	if g.tr, err = gan.NewTrainer(gan.Options{Config: experiment.GANConfig(c), Classes: len(t.ds.Labels), Table: table, Device: t.w.Device, Seed: ganSeed}); err != nil {
 		return nil, err
 	}
-	if g.text, err = t.ganTextGenerator(g, seed); err != nil {
+	if g.text, err = t.ganTextGenerator(g, ganSeed); err != nil {
 		return nil, err
 	}
-	lib, err := t.textureLibrary(seed)
+	lib, err := t.textureLibrary(ganSeed)
 	if err != nil {
 		return nil, err
 	}
 	if err := g.tr.SetTextures(lib); err != nil {
 		return nil, err
 	}
-	lc := t.ganLoaderConfig(seed)
+	lc := t.ganLoaderConfig(ganSeed)
 	lc.BatchSize = min(gc.BatchSize, len(t.ds.Train))
 	lc.DropLast, lc.Shuffle, lc.Train = true, true, true
 	lc.Augment = data.Augment{HFlip: c.Data.Augment.Flip}
@@ -353,12 +360,12 @@ func (t *trainer) ganRound(r, epoch int) ([]data.Record, error) {
 		}
 	}
 	info.Candidates = len(classes)
-	seed := mixSeed(uint64(t.cfg.Seed), 0x67616e, uint64(r))
-	images, realness, err := g.tr.Sample(classes, seed)
+	roundSeed := uint64(seed.Torch(uint64(t.cfg.Seed), 0x67616e, uint64(r)))
+	images, realness, err := g.tr.Sample(classes, roundSeed)
 	if err != nil {
 		return nil, err
 	}
-	rng := rand.New(rand.NewPCG(seed, 0x74657874))
+	rng := rand.New(rand.NewPCG(roundSeed, 0x74657874))
 	per := 3 * gc.ImageSize * gc.ImageSize
 	cands := make([]data.Record, len(classes))
 	for i, c := range classes {
@@ -485,13 +492,13 @@ func (t *trainer) finishRound(dir string, info roundInfo, cands []candidate, kep
 		}
 		rb.Write(append(b, '\n'))
 	}
-	if err := writeFileAtomic(filepath.Join(dir, candidatesFile), []byte(cb.String())); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, candidatesFile), []byte(cb.String())); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, recordsFile), []byte(rb.String())); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, recordsFile), []byte(rb.String())); err != nil {
 		return err
 	}
-	return writeJSON(filepath.Join(dir, roundInfoFile), info)
+	return atomicfile.WriteJSON(filepath.Join(dir, roundInfoFile), info)
 }
 
 // writeRoundGrid writes up to 8 kept pairs per class as samples.png.
@@ -533,44 +540,24 @@ func readPNG(path string) (image.Image, error) {
 // ganConfidence returns the current classifier's probability of each
 // record's label and the label's rank (0 = the most probable class).
 func (t *trainer) ganConfidence(recs []data.Record) ([]float64, []int, error) {
-	l, err := t.newLoader(recs, false)
+	l, err := data.NewLoader(recs, infer.LoaderConfig(t.cfg))
 	if err != nil {
 		return nil, nil, err
 	}
-	var rank []int
-	useImage, _ := t.uses()
-	tok := t.textTokenizer()
-	out := make([]float64, 0, len(recs))
-	ts.NoGrad(func() {
-		for b, e := range l.Epoch(0) {
-			if e != nil {
-				err = e
-				return
-			}
-			var bt *batchTensors
-			if bt, err = makeBatch(b, tok, t.cfg.Data.MaxTextLen, useImage, t.w.Device); err != nil {
-				return
-			}
-			var p [][]float64
-			p, _, err = t.predictBatch(bt)
-			bt.drop()
-			if err != nil {
-				return
-			}
-			for i, y := range b.Labels {
-				out = append(out, p[i][y])
-				above := 0
-				for _, q := range p[i] {
-					if q > p[i][y] {
-						above++
-					}
-				}
-				rank = append(rank, above)
-			}
-		}
-	})
+	ev, err := t.model.Predict(l)
 	if err != nil {
 		return nil, nil, fmt.Errorf("gan confidence: %w", err)
+	}
+	out := make([]float64, len(recs))
+	rank := make([]int, len(recs))
+	for i, p := range ev.Probs {
+		y := ev.Labels[i]
+		out[i] = p[y]
+		for _, q := range p {
+			if q > p[y] {
+				rank[i]++
+			}
+		}
 	}
 	return out, rank, nil
 }
@@ -661,7 +648,11 @@ func (t *trainer) restoreGAN(saved map[string]*ts.Tensor) error {
 	if err := g.tr.Restore(saved); err != nil {
 		return err
 	}
-	g.rounds = int(rounds.Int64Values()[0])
+	n, err := tensor.Int64s(rounds)
+	if err != nil || len(n) != 1 {
+		return fmt.Errorf("gan: gan.rounds: %v", err)
+	}
+	g.rounds = int(n[0])
 	return nil
 }
 
@@ -678,7 +669,7 @@ type SampleOptions struct {
 // writes a PNG grid of N generated images of one class, each with a
 // generated text under it. It returns the PNG's path.
 func SampleGAN(runDir string, o SampleOptions) (string, error) {
-	cfg, err := config.Load(filepath.Join(runDir, ConfigFile), nil)
+	cfg, err := experiment.Load(filepath.Join(runDir, runfolder.ConfigFile), nil)
 	if err != nil {
 		return "", err
 	}
@@ -686,7 +677,7 @@ func SampleGAN(runDir string, o SampleOptions) (string, error) {
 		return "", fmt.Errorf("gan sample: %s was trained without the GAN (gan.enabled is false)", runDir)
 	}
 	var labels []string
-	b, err := os.ReadFile(filepath.Join(runDir, LabelsFile))
+	b, err := os.ReadFile(filepath.Join(runDir, runfolder.LabelsFile))
 	if err == nil {
 		err = json.Unmarshal(b, &labels)
 	}
@@ -726,12 +717,12 @@ func SampleGAN(runDir string, o SampleOptions) (string, error) {
 	}
 	defer w.Close()
 	err = w.Do(func() error {
-		tr, err := gan.NewTrainer(gan.Options{Config: cfg.GAN, Classes: len(labels), Table: table, Device: w.Device,
-			Seed: mixSeed(uint64(cfg.Seed), 0x67616e)})
+		tr, err := gan.NewTrainer(gan.Options{Config: experiment.GANConfig(cfg), Classes: len(labels), Table: table, Device: w.Device,
+			Seed: uint64(seed.Torch(uint64(cfg.Seed), 0x67616e))})
 		if err != nil {
 			return err
 		}
-		ck, err := LoadCheckpoint(filepath.Join(runDir, CheckDir, LastFile))
+		ck, err := checkpoint.Load(filepath.Join(runDir, runfolder.CheckDir, runfolder.LastFile))
 		if err != nil {
 			return err
 		}

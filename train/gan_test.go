@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/vbg-museum/vbg/data"
 	"github.com/vbg-museum/vbg/gan"
 	"github.com/vbg-museum/vbg/pretrained"
+	"github.com/vbg-museum/vbg/runfolder"
 )
 
 // ganSets is a test-sized GAN loop on the smoke experiment: rounds at the
@@ -35,50 +35,6 @@ func TestRoundAt(t *testing.T) {
 		if got := roundAt(g, epoch); got != r {
 			t.Errorf("roundAt(epoch %d) = %d, want %d", epoch, got, r)
 		}
-	}
-}
-
-func TestCapPerClass(t *testing.T) {
-	var recs []data.Record
-	for i := 0; i < 30; i++ {
-		recs = append(recs, data.Record{ID: string(rune('a'+i%26)) + string(rune('0'+i/26)), LabelID: i % 3})
-	}
-	tests := []struct {
-		name string
-		max  int
-		want int
-	}{{"cap 4", 4, 12}, {"cap above counts", 50, 30}}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := capPerClass(recs, tc.max, 7)
-			if len(got) != tc.want {
-				t.Fatalf("%d records, want %d", len(got), tc.want)
-			}
-			per := map[int]int{}
-			for _, r := range got {
-				per[r.LabelID]++
-			}
-			for c, n := range per {
-				if n > tc.max {
-					t.Fatalf("class %d keeps %d", c, n)
-				}
-			}
-			// The choice does not depend on record order.
-			rev := slices.Clone(recs)
-			slices.Reverse(rev)
-			again := capPerClass(rev, tc.max, 7)
-			ids := func(rs []data.Record) []string {
-				var s []string
-				for _, r := range rs {
-					s = append(s, r.ID)
-				}
-				slices.Sort(s)
-				return s
-			}
-			if !slices.Equal(ids(got), ids(again)) {
-				t.Fatal("subsample depends on record order")
-			}
-		})
 	}
 }
 
@@ -108,7 +64,7 @@ func ganTensors(t *testing.T, path string) map[string][]byte {
 // the GAN state and the test metrics must match the uninterrupted run.
 func TestGANLoopResumes(t *testing.T) {
 	cfg := smokeConfig(t, ganSets...)
-	full, err := NewRunDir(cfg, time.Now())
+	full, err := runfolder.New(cfg, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +120,7 @@ func TestGANLoopResumes(t *testing.T) {
 		}
 		checkGenerated(t, full, recs)
 	}
-	ga, gb := ganTensors(t, filepath.Join(full, CheckDir, LastFile)), ganTensors(t, filepath.Join(cut, CheckDir, LastFile))
+	ga, gb := ganTensors(t, filepath.Join(full, runfolder.CheckDir, runfolder.LastFile)), ganTensors(t, filepath.Join(cut, runfolder.CheckDir, runfolder.LastFile))
 	if len(ga) == 0 || len(ga) != len(gb) {
 		t.Fatalf("%d and %d gan tensors in the checkpoints", len(ga), len(gb))
 	}
@@ -193,7 +149,7 @@ func TestGANLoopResumes(t *testing.T) {
 
 func cfgLabel(t *testing.T, dir string, i int) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, LabelsFile))
+	b, err := os.ReadFile(filepath.Join(dir, runfolder.LabelsFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/sugarme/gotch/ts"
 
-	"github.com/vbg-museum/vbg/config"
 	"github.com/vbg-museum/vbg/device"
+	"github.com/vbg-museum/vbg/experiment"
 )
 
 // TestStepsFreeEveryTensor runs training steps and checks that no Go tensor
@@ -18,7 +18,7 @@ import (
 // after 30 more steps. (RSS over 1,000 steps is measured by
 // BenchmarkTrainRSSFlat.)
 func TestStepsFreeEveryTensor(t *testing.T) {
-	cfg, err := config.Load("../experiments/smoke.yaml", nil)
+	cfg, err := experiment.Load("../experiments/smoke.yaml", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vbg-museum/vbg/config"
+	"github.com/vbg-museum/vbg/experiment"
 	"github.com/vbg-museum/vbg/report"
+	"github.com/vbg-museum/vbg/runfolder"
 )
 
 // resumeSets shrinks the smoke experiment so that each epoch takes a moment.
@@ -26,7 +27,7 @@ func TestResumeChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process of TestResumeAfterSIGKILL")
 	}
-	cfg, err := config.Load(filepath.Join(dir, ConfigFile), nil)
+	cfg, err := experiment.Load(filepath.Join(dir, runfolder.ConfigFile), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 	}
 	// The uninterrupted reference.
 	ref := smokeConfig(t, resumeSets...)
-	refDir, err := NewRunDir(ref, time.Now())
+	refDir, err := runfolder.New(ref, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,12 +56,12 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 
 	// The same run in a child process, killed after epoch 2 is logged.
 	cfg := smokeConfig(t, resumeSets...)
-	dir, err := NewRunDir(cfg, time.Now())
+	dir, err := runfolder.New(cfg, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	y, _ := cfg.Marshal()
-	if err := os.WriteFile(filepath.Join(dir, ConfigFile), y, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, runfolder.ConfigFile), y, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestResumeChild$", "-test.v")
@@ -96,11 +97,11 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := report.ReadMetricsJSONL(filepath.Join(dir, MetricsFile))
+	got, err := report.ReadMetricsJSONL(filepath.Join(dir, runfolder.MetricsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := report.ReadMetricsJSONL(filepath.Join(refDir, MetricsFile))
+	want, err := report.ReadMetricsJSONL(filepath.Join(refDir, runfolder.MetricsFile))
 	if err != nil {
 		t.Fatal(err)
 	}

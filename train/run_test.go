@@ -8,13 +8,15 @@ import (
 	"time"
 
 	"github.com/vbg-museum/vbg/config"
+	"github.com/vbg-museum/vbg/experiment"
 	"github.com/vbg-museum/vbg/report"
+	"github.com/vbg-museum/vbg/runfolder"
 )
 
 // smokeConfig is experiments/smoke.yaml with test-sized overrides.
 func smokeConfig(t *testing.T, sets ...string) *config.Config {
 	t.Helper()
-	cfg, err := config.Load("../experiments/smoke.yaml", append([]string{"output.dir=" + t.TempDir(), "threads=2"}, sets...))
+	cfg, err := experiment.Load("../experiments/smoke.yaml", append([]string{"output.dir=" + t.TempDir(), "threads=2"}, sets...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +28,7 @@ func smokeConfig(t *testing.T, sets ...string) *config.Config {
 // one modality alone can reach at most 0.5).
 func TestSkeletonLearns(t *testing.T) {
 	cfg := smokeConfig(t)
-	dir, err := NewRunDir(cfg, time.Now())
+	dir, err := runfolder.New(cfg, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +36,7 @@ func TestSkeletonLearns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	epochs, err := report.ReadMetricsJSONL(filepath.Join(dir, MetricsFile))
+	epochs, err := report.ReadMetricsJSONL(filepath.Join(dir, runfolder.MetricsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,8 +51,8 @@ func TestSkeletonLearns(t *testing.T) {
 	if sum.Test.Accuracy < 0.8 {
 		t.Errorf("test accuracy %.3f; want >= 0.8 (chance 0.25, one modality alone <= 0.5)", sum.Test.Accuracy)
 	}
-	for _, f := range []string{ConfigFile, MetricsFile, SummaryFile, ReportFile, LabelsFile, VocabFile,
-		filepath.Join(CheckDir, BestFile), filepath.Join(CheckDir, LastFile), "figures/loss.png", "figures/confusion.png"} {
+	for _, f := range []string{runfolder.ConfigFile, runfolder.MetricsFile, runfolder.SummaryFile, runfolder.ReportFile, runfolder.LabelsFile, experiment.VocabFile,
+		filepath.Join(runfolder.CheckDir, runfolder.BestFile), filepath.Join(runfolder.CheckDir, runfolder.LastFile), "figures/loss.png", "figures/confusion.png"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("run folder lacks %s", f)
 		}
@@ -62,7 +64,7 @@ func TestSkeletonLearns(t *testing.T) {
 // checks that it still learns.
 func TestBF16Autocast(t *testing.T) {
 	cfg := smokeConfig(t, "train.precision=bf16", "train.epochs=4")
-	dir, err := NewRunDir(cfg, time.Now())
+	dir, err := runfolder.New(cfg, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +72,7 @@ func TestBF16Autocast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	epochs, err := report.ReadMetricsJSONL(filepath.Join(dir, MetricsFile))
+	epochs, err := report.ReadMetricsJSONL(filepath.Join(dir, runfolder.MetricsFile))
 	if err != nil {
 		t.Fatal(err)
 	}

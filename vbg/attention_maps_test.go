@@ -8,8 +8,6 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
-
-	"github.com/vbg-museum/vbg/config"
 )
 
 // TestAttentionRolloutKnown: with uniform attention in every layer the
@@ -56,12 +54,15 @@ func TestExplainShapes(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	ts.ManualSeed(3)
-	cfg := config.Default().Model
-	cfg.Image = config.ImageEncoder{Preset: "custom", Hidden: 32, Layers: 2, Heads: 2, MLP: 64, Patch: 8}
-	cfg.Text = config.TextEncoder{Preset: "custom", Tokenizer: "words", Hidden: 32, Layers: 1, Heads: 2, MLP: 64}
-	cfg.Fusion = config.Fusion{Type: "bidirectional", Dim: 32, Heads: 2}
+	vit, _ := ViTPreset("vit-tiny")
+	vit.HiddenSize, vit.NumHiddenLayers, vit.NumAttentionHeads, vit.IntermediateSize, vit.PatchSize, vit.ImageSize = 32, 2, 2, 64, 8, 16
+	vit.AddPoolingLayer = false
+	bert, _ := BertPreset("bert-tiny")
+	bert.HiddenSize, bert.NumHiddenLayers, bert.NumAttentionHeads, bert.IntermediateSize = 32, 1, 2, 64
+	bert.VocabSize, bert.MaxPositionEmbeddings, bert.AddPoolingLayer = 20, 8, false
 	vs := nn.NewVarStore(gotch.CPU)
-	m, err := New(vs.Root(), cfg, 16, 20, 8, 3)
+	m, err := Build(vs.Root(), Config{ViT: &vit, Bert: &bert, Fusion: FusionConfig{Kind: Bidirectional, Dim: 32, Heads: 2},
+		Head: HeadConfig{Dropout: 0.5, L2: 0.001}, Classes: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

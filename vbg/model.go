@@ -7,11 +7,10 @@ package vbg
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
-
-	"github.com/vbg-museum/vbg/config"
 )
 
 // Network is what the training loop trains and evaluates: the VBG model or
@@ -69,122 +68,93 @@ func (m *Model) Loss(logits, labels, classWeights *ts.Tensor) (*ts.Tensor, error
 // Uses implements Network.
 func (m *Model) Uses() (image, text bool) { return m.Image != nil, m.Text != nil }
 
-// ViTFromConfig resolves an experiment's image section into a ViT config.
-func ViTFromConfig(c config.ImageEncoder, imageSize int) (ViTConfig, error) {
-	var v ViTConfig
-	switch c.Preset {
+// Config is everything Build needs: the encoders (nil leaves one out, as
+// the image-only and text-only ablations do), the fusion, the head and the
+// class count. Package experiment fills it from an experiment file.
+type Config struct {
+	ViT    *ViTConfig
+	Bert   *BertConfig
+	Fusion FusionConfig // Kind, Dim (0 = the larger encoder's hidden size) and Heads; the sizes of the inputs are set by Build
+	Head   HeadConfig
+	// Classes is the number of output classes.
+	Classes int
+	// FreezeImage and FreezeText run that encoder in eval mode without
+	// gradients.
+	FreezeImage, FreezeText bool
+}
+
+// HeadConfig is the classifier on the fused vector.
+type HeadConfig struct {
+	Dropout float64 // paper: 0.5
+	L2      float64 // paper: 0.001, on the head's weights
+}
+
+// ViTPreset returns the named image-encoder preset: "vit-b16" (ViT-B/16)
+// or "vit-tiny" (4 layers of 128, patch 8, for small images and tests;
+// "custom" is the same starting point for files that set every size).
+// The presets are listed once, here; ViTPresets names them.
+func ViTPreset(name string) (ViTConfig, error) {
+	v := ViTBase16()
+	switch name {
 	case "vit-b16":
-		v = ViTBase16()
 	case "vit-tiny", "custom":
-		v = ViTBase16()
 		v.HiddenSize, v.NumHiddenLayers, v.NumAttentionHeads, v.IntermediateSize, v.PatchSize = 128, 4, 4, 256, 8
 	default:
-		return v, fmt.Errorf("model.image.preset: unknown %q", c.Preset)
+		return v, fmt.Errorf("unknown image preset %q (want %s)", name, strings.Join(ViTPresets(), ", "))
 	}
-	setIf(&v.HiddenSize, c.Hidden)
-	setIf(&v.NumHiddenLayers, c.Layers)
-	setIf(&v.NumAttentionHeads, c.Heads)
-	setIf(&v.IntermediateSize, c.MLP)
-	setIf(&v.PatchSize, c.Patch)
-	v.HiddenDropoutProb, v.AttentionProbsDropoutProb = c.Dropout, c.Dropout
-	v.ImageSize = int64(imageSize)
-	v.AddPoolingLayer = false
-	return v, v.Validate()
+	return v, nil
 }
 
-// BertFromConfig resolves an experiment's text section into a BERT config.
-// vocab is the tokenizer's vocabulary size and maxLen the longest input.
-func BertFromConfig(c config.TextEncoder, vocab, maxLen int) (BertConfig, error) {
-	var b BertConfig
-	switch c.Preset {
+// ViTPresets names the image-encoder presets.
+func ViTPresets() []string { return []string{"vit-b16", "vit-tiny", "custom"} }
+
+// BertPreset returns the named text-encoder preset: "bert-base"
+// (BERT-Base), "minilm-l6" (all-MiniLM-L6-v2's 6 layers of 384) or
+// "bert-tiny" (2 layers of 128, for small data and tests; "custom" is the
+// same starting point for files that set every size).
+func BertPreset(name string) (BertConfig, error) {
+	switch name {
 	case "bert-base":
-		b = BertBase()
+		return BertBase(), nil
 	case "minilm-l6":
-		b = MiniLML6()
+		return MiniLML6(), nil
 	case "bert-tiny", "custom":
-		b = BertBase()
+		b := BertBase()
 		b.HiddenSize, b.NumHiddenLayers, b.NumAttentionHeads, b.IntermediateSize = 128, 2, 2, 512
-	default:
-		return b, fmt.Errorf("model.text.preset: unknown %q", c.Preset)
+		return b, nil
 	}
-	setIf(&b.HiddenSize, c.Hidden)
-	setIf(&b.NumHiddenLayers, c.Layers)
-	setIf(&b.NumAttentionHeads, c.Heads)
-	setIf(&b.IntermediateSize, c.MLP)
-	b.HiddenDropoutProb, b.AttentionProbsDropoutProb = c.Dropout, c.Dropout
-	if c.Pretrained == "" {
-		b.VocabSize = int64(vocab)
-		if int64(maxLen) > b.MaxPositionEmbeddings || c.Preset == "bert-tiny" || c.Preset == "custom" {
-			b.MaxPositionEmbeddings = int64(maxLen)
-		}
-	}
-	b.AddPoolingLayer = false
-	return b, b.Validate()
+	return BertBase(), fmt.Errorf("unknown text preset %q (want %s)", name, strings.Join(BertPresets(), ", "))
 }
 
-func setIf(dst *int64, v int) {
-	if v > 0 {
-		*dst = int64(v)
-	}
-}
+// BertPresets names the text-encoder presets.
+func BertPresets() []string { return []string{"bert-base", "minilm-l6", "bert-tiny", "custom"} }
 
-// New builds a model at root p for classes classes from the experiment's
-// model section. vocab and maxLen size the text encoder's embeddings when
-// it is not pretrained.
-func New(p *nn.Path, cfg config.Model, imageSize, vocab, maxLen, classes int) (*Model, error) {
-	var enc Encoders
-	kind := FusionKind(cfg.Fusion.Type)
-	if kind != TextOnly {
-		vc, err := ViTFromConfig(cfg.Image, imageSize)
-		if err != nil {
-			return nil, err
-		}
-		enc.ViT = &vc
-	}
-	if kind != ImageOnly {
-		bc, err := BertFromConfig(cfg.Text, vocab, maxLen)
-		if err != nil {
-			return nil, err
-		}
-		enc.Bert = &bc
-	}
-	return Build(p, cfg, enc, classes)
-}
-
-// Encoders are resolved encoder configs; nil leaves that encoder out.
-type Encoders struct {
-	ViT  *ViTConfig
-	Bert *BertConfig
-}
-
-// Build builds a model at root p with the given encoders (for example ones
-// read from a pretrained model's config.json) and the fusion and head of
-// the experiment's model section.
-func Build(p *nn.Path, cfg config.Model, enc Encoders, classes int) (*Model, error) {
-	m := &Model{Classes: classes}
-	kind := FusionKind(cfg.Fusion.Type)
-	fc := FusionConfig{Kind: kind, Heads: int64(cfg.Fusion.Heads)}
-	if kind != TextOnly {
-		if enc.ViT == nil {
-			return nil, fmt.Errorf("model: fusion %q needs an image encoder", kind)
+// Build builds a model at root p: "vit.*", "bert.*", "fusion.*" and
+// "classifier.*".
+func Build(p *nn.Path, cfg Config) (*Model, error) {
+	m := &Model{Classes: cfg.Classes, FreezeImage: cfg.FreezeImage, FreezeText: cfg.FreezeText}
+	fc := cfg.Fusion
+	fc.ImageDim, fc.TextDim = 0, 0
+	if fc.Kind != TextOnly {
+		if cfg.ViT == nil {
+			return nil, fmt.Errorf("model: fusion %q needs an image encoder", fc.Kind)
 		}
 		var err error
-		if m.Image, err = NewViTModel(p.Sub("vit"), *enc.ViT); err != nil {
+		if m.Image, err = NewViTModel(p.Sub("vit"), *cfg.ViT); err != nil {
 			return nil, fmt.Errorf("image encoder: %w", err)
 		}
-		fc.ImageDim = enc.ViT.HiddenSize
+		fc.ImageDim = cfg.ViT.HiddenSize
 	}
-	if kind != ImageOnly {
-		if enc.Bert == nil {
-			return nil, fmt.Errorf("model: fusion %q needs a text encoder", kind)
+	if fc.Kind != ImageOnly {
+		if cfg.Bert == nil {
+			return nil, fmt.Errorf("model: fusion %q needs a text encoder", fc.Kind)
 		}
 		var err error
-		if m.Text, err = NewBertModel(p.Sub("bert"), *enc.Bert); err != nil {
+		if m.Text, err = NewBertModel(p.Sub("bert"), *cfg.Bert); err != nil {
 			return nil, fmt.Errorf("text encoder: %w", err)
 		}
-		fc.TextDim = enc.Bert.HiddenSize
+		fc.TextDim = cfg.Bert.HiddenSize
 	}
-	fc.Dim = int64(cfg.Fusion.Dim)
 	if fc.Dim == 0 {
 		fc.Dim = max(fc.ImageDim, fc.TextDim)
 	}
@@ -192,7 +162,7 @@ func Build(p *nn.Path, cfg config.Model, enc Encoders, classes int) (*Model, err
 	if m.Fusion, err = NewFusion(p.Sub("fusion"), fc); err != nil {
 		return nil, err
 	}
-	if m.Classifier, err = NewClassifier(p.Sub("classifier"), fc.Dim, int64(classes), cfg.Head.Dropout, cfg.Head.L2); err != nil {
+	if m.Classifier, err = NewClassifier(p.Sub("classifier"), fc.Dim, int64(cfg.Classes), cfg.Head.Dropout, cfg.Head.L2); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+
+	"github.com/vbg-museum/vbg/atomicfile"
 )
 
 // Tokenizer turns texts into fixed-length id and attention-mask rows.
@@ -134,7 +136,7 @@ func (v *WordVocab) Save(path string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, b, 0o644)
+	return atomicfile.Write(path, b)
 }
 
 // LoadWordVocab reads a vocabulary written by Save.

@@ -1,4 +1,9 @@
-package train
+// Package checkpoint writes and reads VBG's training checkpoints: one
+// safetensors file holding the model's variables ("model.<name>"), the
+// optimizer's moments ("optim.*"), any extra state (the GAN's "gan.*") and
+// the training State, with a SHA-256 over the tensors in its header, so a
+// truncated, edited or corrupted file is refused by name.
+package checkpoint
 
 import (
 	"crypto/sha256"
@@ -12,6 +17,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vbg-museum/vbg/pretrained"
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // State is where training stands: enough, with the weights and optimizer
@@ -46,11 +52,11 @@ func checksum(names []string, data func(string) ([]byte, error)) (string, error)
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// SaveCheckpoint writes the model's variables ("model.<name>"), the
-// optimizer's moments (when opt is not nil), extra tensors under their own
-// names (the GAN's "gan.*") and the state to path as one safetensors file,
-// atomically, with a SHA-256 of its tensors in the header.
-func SaveCheckpoint(path string, vs *nn.VarStore, opt *AdamW, extra map[string]*ts.Tensor, st State) error {
+// Save writes the model's variables ("model.<name>"), extra tensors under
+// their own names (the optimizer's "optim.*", the GAN's "gan.*") and the
+// state to path as one safetensors file, atomically, with a SHA-256 of its
+// tensors in the header.
+func Save(path string, vs *nn.VarStore, extra map[string]*ts.Tensor, st State) error {
 	raw := map[string]pretrained.RawTensor{}
 	add := func(name string, t *ts.Tensor) error {
 		b, dt, shape, err := pretrained.TensorBytes(t)
@@ -69,13 +75,6 @@ func SaveCheckpoint(path string, vs *nn.VarStore, opt *AdamW, extra map[string]*
 	for name, t := range extra {
 		if err := add(name, t); err != nil {
 			return err
-		}
-	}
-	if opt != nil {
-		for name, t := range opt.State() {
-			if err := add(name, t); err != nil {
-				return err
-			}
 		}
 	}
 	names := make([]string, 0, len(raw))
@@ -102,14 +101,14 @@ type Checkpoint struct {
 
 // Drop frees the checkpoint's tensors.
 func (c *Checkpoint) Drop() {
-	pretrained.DropAll(c.Model)
-	pretrained.DropAll(c.Optim)
-	pretrained.DropAll(c.Extra)
+	tensor.DropMap(c.Model)
+	tensor.DropMap(c.Optim)
+	tensor.DropMap(c.Extra)
 }
 
-// LoadCheckpoint reads a checkpoint and verifies its checksum; a file that
+// Load reads a checkpoint and verifies its checksum; a file that
 // was truncated, edited or corrupted is an error naming the file.
-func LoadCheckpoint(path string) (*Checkpoint, error) {
+func Load(path string) (*Checkpoint, error) {
 	f, err := pretrained.OpenSafetensors(path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
@@ -163,7 +162,7 @@ func (c *Checkpoint) Restore(vs *nn.VarStore) error {
 			continue
 		}
 		v := v
-		if err := copyInto(&v, src); err != nil {
+		if err := tensor.CopyInto(&v, src); err != nil {
 			return fmt.Errorf("checkpoint %s: %s: %w", c.Path, name, err)
 		}
 	}

@@ -1,4 +1,8 @@
-package train
+// Package export writes a trained VBG run as a folder that Hugging Face
+// transformers and safetensors read: the encoders as ViTModel and
+// BertModel folders, the fusion and classifier weights, the labels and a
+// manifest (vbg.json) that says how the parts fit together.
+package export
 
 import (
 	"encoding/json"
@@ -10,16 +14,20 @@ import (
 
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/vbg-museum/vbg/atomicfile"
+	"github.com/vbg-museum/vbg/experiment"
+	"github.com/vbg-museum/vbg/infer"
 	"github.com/vbg-museum/vbg/pretrained"
+	"github.com/vbg-museum/vbg/runfolder"
 	"github.com/vbg-museum/vbg/vbg"
 )
 
-// ExportFormat names the layout Export writes (in vbg.json).
-const ExportFormat = "vbg-export/1"
+// Format names the layout Export writes (in vbg.json).
+const Format = "vbg-export/1"
 
-// ExportManifest is vbg.json: what a downstream tool needs besides the
+// Manifest is vbg.json: what a downstream tool needs besides the
 // weights to run an exported model.
-type ExportManifest struct {
+type Manifest struct {
 	Format string   `json:"format"`
 	Labels []string `json:"labels"`
 	Fusion struct {
@@ -52,8 +60,8 @@ type ExportManifest struct {
 // and safetensors can read: vit/ and bert/ (config.json and
 // model.safetensors with Hugging Face names; bert/ also has the tokenizer
 // files), head.safetensors (fusion and classifier), labels.json and
-// vbg.json. Call it on l's worker thread.
-func (l *Loaded) Export(out string) error {
+// vbg.json. Call it on the run's worker goroutine.
+func Export(l *infer.Run, out string) error {
 	m, ok := l.Net.(*vbg.Model)
 	if !ok {
 		return fmt.Errorf("export: only VBG models export (model.arch %q)", l.Config.Model.Arch)
@@ -62,14 +70,6 @@ func (l *Loaded) Export(out string) error {
 		return fmt.Errorf("export: %w", err)
 	}
 	c := l.Config
-	vocab := 0
-	if l.Tokenizer != nil {
-		vocab = l.Tokenizer.VocabSize()
-	}
-	enc, err := encoderConfigs(c, vocab)
-	if err != nil {
-		return err
-	}
 	vars := l.VS.Variables()
 	group := func(prefix string, strip bool) map[string]*ts.Tensor {
 		g := map[string]*ts.Tensor{}
@@ -85,12 +85,12 @@ func (l *Loaded) Export(out string) error {
 		}
 		return g
 	}
-	man := ExportManifest{Format: ExportFormat, Labels: l.Labels, Head: "head.safetensors", Pooling: "mean"}
+	man := Manifest{Format: Format, Labels: l.Labels, Head: "head.safetensors", Pooling: "mean"}
 	man.Fusion.Type, man.Fusion.Dim, man.Fusion.Heads, man.Fusion.LayerNormEps = c.Model.Fusion.Type, m.Fusion.Dim(), int64(c.Model.Fusion.Heads), 1e-12
 	if m.Image != nil {
 		dir := filepath.Join(out, "vit")
 		hf := map[string]any{"model_type": "vit", "architectures": []string{"ViTModel"}}
-		if err := writeHFFolder(dir, group("vit.", true), *enc.ViT, hf); err != nil {
+		if err := writeHFFolder(dir, group("vit.", true), m.Image.Config, hf); err != nil {
 			return err
 		}
 		man.Image = &struct {
@@ -105,10 +105,10 @@ func (l *Loaded) Export(out string) error {
 	if m.Text != nil {
 		dir := filepath.Join(out, "bert")
 		hf := map[string]any{"model_type": "bert", "architectures": []string{"BertModel"}, "position_embedding_type": "absolute"}
-		if err := writeHFFolder(dir, group("bert.", true), *enc.Bert, hf); err != nil {
+		if err := writeHFFolder(dir, group("bert.", true), m.Text.Config, hf); err != nil {
 			return err
 		}
-		if err := l.exportTokenizer(dir); err != nil {
+		if err := exportTokenizer(l, dir); err != nil {
 			return err
 		}
 		man.Text = &struct {
@@ -121,13 +121,13 @@ func (l *Loaded) Export(out string) error {
 	for k, v := range group("classifier.", false) {
 		head[k] = v
 	}
-	if err := pretrained.WriteSafetensors(filepath.Join(out, man.Head), head, map[string]string{"vbg.format": ExportFormat}); err != nil {
+	if err := pretrained.WriteSafetensors(filepath.Join(out, man.Head), head, map[string]string{"vbg.format": Format}); err != nil {
 		return err
 	}
-	if err := writeJSON(filepath.Join(out, LabelsFile), l.Labels); err != nil {
+	if err := runfolder.WriteLabels(out, l.Labels); err != nil {
 		return err
 	}
-	return writeJSON(filepath.Join(out, "vbg.json"), man)
+	return atomicfile.WriteJSON(filepath.Join(out, "vbg.json"), man)
 }
 
 // writeHFFolder writes config.json (cfg's JSON fields plus extra) and
@@ -148,7 +148,7 @@ func writeHFFolder(dir string, weights map[string]*ts.Tensor, cfg any, extra map
 	for k, v := range extra {
 		fields[k] = v
 	}
-	if err := writeJSON(filepath.Join(dir, "config.json"), fields); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, "config.json"), fields); err != nil {
 		return err
 	}
 	return pretrained.WriteSafetensors(filepath.Join(dir, "model.safetensors"), weights, nil)
@@ -157,10 +157,10 @@ func writeHFFolder(dir string, weights map[string]*ts.Tensor, cfg any, extra map
 // exportTokenizer copies a pretrained model's tokenizer files, or writes a
 // word vocabulary as a WordPiece vocab.txt without sub-words (every id is
 // the same as in training; unknown words become [UNK]).
-func (l *Loaded) exportTokenizer(dir string) error {
+func exportTokenizer(l *infer.Run, dir string) error {
 	c := l.Config
 	if c.Model.Text.Tokenizer == "pretrained" {
-		src, err := ModelFolder("model.text.pretrained", c.Model.Text.Pretrained)
+		src, err := experiment.ModelFolder("model.text.pretrained", c.Model.Text.Pretrained)
 		if err != nil {
 			return err
 		}
@@ -175,28 +175,24 @@ func (l *Loaded) exportTokenizer(dir string) error {
 	if !ok {
 		return fmt.Errorf("export: unknown tokenizer %T", l.Tokenizer)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "vocab.txt"), []byte(strings.Join(v.Words, "\n")+"\n")); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "vocab.txt"), []byte(strings.Join(v.Words, "\n")+"\n")); err != nil {
 		return err
 	}
-	return writeJSON(filepath.Join(dir, "tokenizer_config.json"), map[string]any{
+	return atomicfile.WriteJSON(filepath.Join(dir, "tokenizer_config.json"), map[string]any{
 		"tokenizer_class": "BertTokenizer", "do_lower_case": true, "model_max_length": c.Data.MaxTextLen,
 		"unk_token": "[UNK]", "pad_token": "[PAD]", "cls_token": "[CLS]", "sep_token": "[SEP]",
 	})
 }
 
+// copyFile copies src to dst through atomicfile.
 func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
+	return atomicfile.WriteWith(dst, func(w io.Writer) error {
+		_, err := io.Copy(w, in)
 		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	})
 }

@@ -1,4 +1,4 @@
-package baselines
+package train
 
 import (
 	"io"
@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/vbg-museum/vbg/config"
-	"github.com/vbg-museum/vbg/train"
+	"github.com/vbg-museum/vbg/experiment"
+	"github.com/vbg-museum/vbg/runfolder"
 )
 
 // TestRunFitted fits each fixed-feature baseline on the synthetic set through
@@ -17,7 +17,7 @@ import (
 func TestRunFitted(t *testing.T) {
 	acc := map[string]float64{}
 	for _, arch := range []string{"majority", "gbdt", "logreg"} {
-		cfg, err := config.Load("../experiments/smoke.yaml", []string{"model.arch=" + arch, "output.dir=" + t.TempDir(),
+		cfg, err := experiment.Load("../experiments/smoke.yaml", []string{"model.arch=" + arch, "output.dir=" + t.TempDir(),
 			"data.synthetic.per_class=30", "model.baseline.gbdt.rounds=20", "model.baseline.features.grid=4"})
 		if err != nil {
 			t.Fatal(err)
@@ -26,11 +26,11 @@ func TestRunFitted(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		sum, err := Run(cfg, dir, train.Options{Quiet: true, Log: io.Discard})
+		sum, err := Run(cfg, dir, Options{Quiet: true, Log: io.Discard})
 		if err != nil {
 			t.Fatalf("%s: %v", arch, err)
 		}
-		for _, f := range []string{train.ConfigFile, train.LabelsFile, train.MetricsFile, train.SummaryFile, train.ReportFile, filepath.Join(train.CheckDir, ModelFile)} {
+		for _, f := range []string{runfolder.ConfigFile, runfolder.LabelsFile, runfolder.MetricsFile, runfolder.SummaryFile, runfolder.ReportFile, filepath.Join(runfolder.CheckDir, FittedModelFile)} {
 			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 				t.Errorf("%s: run folder lacks %s", arch, f)
 			}
@@ -42,20 +42,5 @@ func TestRunFitted(t *testing.T) {
 		if acc[arch] <= acc["majority"]+0.1 {
 			t.Errorf("%s test accuracy %.3f is not above the majority class (%.3f)", arch, acc[arch], acc["majority"])
 		}
-	}
-}
-
-// TestRegister checks that every baseline network is a model.arch of the
-// training loop and that fitted ones explain themselves.
-func TestRegister(t *testing.T) {
-	Register()
-	Register() // idempotent
-	cfg := config.Default()
-	cfg.Model.Arch = "gbdt"
-	if _, err := train.NewNetwork(nil, cfg, 10, 3); err == nil {
-		t.Error("gbdt built as a network")
-	}
-	if Title("vbg") != "VBG" || Title("resnet18") != "ResNet-18" || Title("x") != "x" {
-		t.Error("titles")
 	}
 }

@@ -1,4 +1,4 @@
-package train
+package export
 
 import (
 	"encoding/json"
@@ -13,7 +13,12 @@ import (
 
 	"github.com/vbg-museum/vbg/data"
 	"github.com/vbg-museum/vbg/device"
+	"github.com/vbg-museum/vbg/experiment"
+	"github.com/vbg-museum/vbg/infer"
 	"github.com/vbg-museum/vbg/pretrained"
+	"github.com/vbg-museum/vbg/runfolder"
+	"github.com/vbg-museum/vbg/tensor"
+	"github.com/vbg-museum/vbg/train"
 	"github.com/vbg-museum/vbg/vbg"
 )
 
@@ -32,12 +37,15 @@ func venvPython(t *testing.T) string {
 // transformers alone and reproduce VBG's logits to 1e-4 and its token ids.
 func TestExportReloadsInTransformers(t *testing.T) {
 	py := venvPython(t)
-	cfg := smokeConfig(t, "train.epochs=1")
-	dir, err := NewRunDir(cfg, time.Now())
+	cfg, err := experiment.Load("../experiments/smoke.yaml", []string{"output.dir=" + t.TempDir(), "threads=2", "train.epochs=1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Run(cfg, dir, Options{Quiet: true, Log: io.Discard}); err != nil {
+	dir, err := runfolder.New(cfg, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := train.Run(cfg, dir, train.Options{Quiet: true, Log: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
 	w, err := device.Start(device.Config{Threads: 2})
@@ -53,15 +61,15 @@ func TestExportReloadsInTransformers(t *testing.T) {
 	var texts []string
 	var ids [][]int64
 	err = w.Do(func() error {
-		l, err := OpenRun(dir, w, "best")
+		l, err := infer.Open(dir, w, "best")
 		if err != nil {
 			return err
 		}
-		ds, err := LoadDataset(l.Config, dir)
+		ds, err := experiment.LoadDataset(l.Config, dir)
 		if err != nil {
 			return err
 		}
-		loader, err := data.NewLoader(ds.Test, EvalLoaderConfig(l.Config))
+		loader, err := data.NewLoader(ds.Test, infer.LoaderConfig(l.Config))
 		if err != nil {
 			return err
 		}
@@ -70,26 +78,30 @@ func TestExportReloadsInTransformers(t *testing.T) {
 				return err
 			}
 			texts = b.Texts
-			var saveErr error
-			ts.NoGrad(func() {
-				in, _, free, err := l.Inputs(b)
+			saveErr := tensor.NoGrad(func() error {
+				bt, err := l.Batch(b)
 				if err != nil {
-					saveErr = err
-					return
+					return err
 				}
-				defer free()
+				defer bt.Drop()
+				in := bt.In
 				out, err := l.Net.Forward(in, false)
 				if err != nil {
-					saveErr = err
-					return
+					return err
 				}
 				defer out.Drop()
-				n, width := in.InputIDs.MustSize()[0], in.InputIDs.MustSize()[1]
-				flat := in.InputIDs.Int64Values()
-				for i := int64(0); i < n; i++ {
-					ids = append(ids, append([]int64(nil), flat[i*width:(i+1)*width]...))
+				size, err := in.InputIDs.Size()
+				if err != nil {
+					return err
 				}
-				saveErr = pretrained.WriteSafetensors(filepath.Join(tmp, "inputs.safetensors"), map[string]*ts.Tensor{
+				flat, err := tensor.Int64s(in.InputIDs)
+				if err != nil {
+					return err
+				}
+				for i := int64(0); i < size[0]; i++ {
+					ids = append(ids, append([]int64(nil), flat[i*size[1]:(i+1)*size[1]]...))
+				}
+				return pretrained.WriteSafetensors(filepath.Join(tmp, "inputs.safetensors"), map[string]*ts.Tensor{
 					"pixels": in.Pixels, "input_ids": in.InputIDs, "attention_mask": in.AttentionMask, "logits": out.Logits}, nil)
 			})
 			if saveErr != nil {
@@ -97,7 +109,7 @@ func TestExportReloadsInTransformers(t *testing.T) {
 			}
 			break
 		}
-		return l.Export(exp)
+		return Export(l, exp)
 	})
 	if err != nil {
 		t.Fatal(err)

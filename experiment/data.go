@@ -1,4 +1,4 @@
-package train
+package experiment
 
 import (
 	"crypto/sha256"
@@ -6,16 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 
-	"github.com/sugarme/gotch/nn"
-
 	"github.com/vbg-museum/vbg/config"
 	"github.com/vbg-museum/vbg/data"
-	"github.com/vbg-museum/vbg/vbg"
 )
 
 // Dataset is the three splits of an experiment with their class names.
@@ -33,14 +29,14 @@ func LoadDataset(cfg *config.Config, runDir string) (*Dataset, error) {
 	if err != nil || cfg.Data.MaxTrainPerClass <= 0 {
 		return ds, err
 	}
-	ds.Train = capPerClass(ds.Train, cfg.Data.MaxTrainPerClass, uint64(cfg.Seed))
+	ds.Train = CapPerClass(ds.Train, cfg.Data.MaxTrainPerClass, uint64(cfg.Seed))
 	return ds, nil
 }
 
-// capPerClass keeps at most max records of each label, chosen by a hash of
+// CapPerClass keeps at most max records of each label, chosen by a hash of
 // (seed, record id) so the choice does not depend on record order; the
 // kept records stay in their original order.
-func capPerClass(recs []data.Record, max int, seed uint64) []data.Record {
+func CapPerClass(recs []data.Record, max int, seed uint64) []data.Record {
 	type ranked struct {
 		i int
 		h uint64
@@ -105,44 +101,10 @@ func loadDataset(cfg *config.Config, runDir string) (*Dataset, error) {
 	return nil, fmt.Errorf("data.source: unknown %q", d.Source)
 }
 
-// BuildTokenizer returns the experiment's tokenizer. A word vocabulary is
-// built from the training texts and saved in the run folder (or read back
-// from it when resuming, so ids never change within a run).
-func BuildTokenizer(cfg *config.Config, runDir string, ds *Dataset, resuming bool) (vbg.Tokenizer, error) {
-	if cfg.Model.Fusion.Type == "image" {
-		return nil, nil
-	}
-	switch cfg.Model.Text.Tokenizer {
-	case "words":
-		path := filepath.Join(runDir, VocabFile)
-		if resuming {
-			return vbg.LoadWordVocab(path)
-		}
-		var texts []string
-		for _, r := range ds.Train {
-			texts = append(texts, r.Texts...)
-		}
-		v := vbg.BuildWordVocab(texts, 1)
-		if err := v.Save(path); err != nil {
-			return nil, err
-		}
-		return v, nil
-	case "pretrained":
-		return loadPretrainedTokenizer(cfg)
-	}
-	return nil, fmt.Errorf("model.text.tokenizer: unknown %q", cfg.Model.Text.Tokenizer)
-}
-
-// LoadPretrained loads the encoders' pretrained weights named in the config
-// into vs, reporting what was loaded to log.
-func LoadPretrained(vs *nn.VarStore, cfg *config.Config, log io.Writer) error {
-	return loadPretrainedWeights(vs, cfg, log)
-}
-
-// configHash identifies a resolved config, so a checkpoint is never resumed
-// under another one.
-// Threads and device are left out: a run may resume on another machine.
-func configHash(c *config.Config) string {
+// ConfigHash identifies a resolved config, so that a checkpoint is never
+// resumed under another one. Threads and device are left out: a run may
+// resume on another machine.
+func ConfigHash(c *config.Config) string {
 	cc := *c
 	cc.Threads, cc.Device = 0, ""
 	y, _ := cc.Marshal()

@@ -1,19 +1,20 @@
-package train
+package infer
 
 import (
 	"encoding/csv"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
-	"github.com/sugarme/gotch/ts"
-
+	"github.com/vbg-museum/vbg/atomicfile"
 	"github.com/vbg-museum/vbg/data"
+	"github.com/vbg-museum/vbg/experiment"
 	"github.com/vbg-museum/vbg/metrics"
 	"github.com/vbg-museum/vbg/report"
-	"github.com/vbg-museum/vbg/vbg"
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // EvalOptions choose what `vbg eval` evaluates.
@@ -27,12 +28,12 @@ type EvalOptions struct {
 // EvaluateRun evaluates a trained run on a split and writes metrics.json,
 // metrics.md, predictions.csv and confusion.png into the output folder.
 // Call it on l's worker thread.
-func (l *Loaded) EvaluateRun(o EvalOptions) (*metrics.Report, string, error) {
+func (l *Run) EvaluateRun(o EvalOptions) (*metrics.Report, string, error) {
 	cfg := *l.Config
 	if o.DataDir != "" {
 		cfg.Data.Dir, cfg.Data.Source = o.DataDir, "prepared"
 	}
-	ds, err := LoadDataset(&cfg, l.Dir)
+	ds, err := experiment.LoadDataset(&cfg, l.Dir)
 	if err != nil {
 		return nil, "", err
 	}
@@ -50,10 +51,11 @@ func (l *Loaded) EvaluateRun(o EvalOptions) (*metrics.Report, string, error) {
 	default:
 		return nil, "", fmt.Errorf("eval: unknown split %q (train, val or test)", o.Split)
 	}
-	rep, _, probs, err := l.Evaluate(recs)
+	ev, err := l.EvaluateRecords(recs)
 	if err != nil {
 		return nil, "", err
 	}
+	rep, probs := ev.Report, ev.Probs
 	out := o.Out
 	if out == "" {
 		out = filepath.Join(l.Dir, "eval-"+o.Split+"-"+o.Checkpoint)
@@ -61,11 +63,11 @@ func (l *Loaded) EvaluateRun(o EvalOptions) (*metrics.Report, string, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, "", err
 	}
-	if err := writeJSON(filepath.Join(out, "metrics.json"), rep); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(out, "metrics.json"), rep); err != nil {
 		return nil, "", err
 	}
 	md := fmt.Sprintf("# Evaluation of %s (%s checkpoint) on the %s split\n\n%s\n![confusion](confusion.png)\n", l.Dir, o.Checkpoint, o.Split, rep.Markdown())
-	if err := writeFileAtomic(filepath.Join(out, "metrics.md"), []byte(md)); err != nil {
+	if err := atomicfile.Write(filepath.Join(out, "metrics.md"), []byte(md)); err != nil {
 		return nil, "", err
 	}
 	if err := report.PlotConfusion(filepath.Join(out, "confusion.png"), rep.Confusion, l.Labels, report.ConfusionOptions{Title: "Confusion matrix (" + o.Split + ")"}); err != nil {
@@ -78,25 +80,19 @@ func (l *Loaded) EvaluateRun(o EvalOptions) (*metrics.Report, string, error) {
 }
 
 func writePredictions(path string, recs []data.Record, probs [][]float64, labels []string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := csv.NewWriter(f)
-	w.Write(append([]string{"id", "label", "predicted"}, labels...))
-	for i, r := range recs {
-		row := []string{r.ID, r.Label, labels[metrics.Predict(probs[i : i+1])[0]]}
-		for _, p := range probs[i] {
-			row = append(row, fmt.Sprintf("%.6g", p))
+	return atomicfile.WriteWith(path, func(f io.Writer) error {
+		w := csv.NewWriter(f)
+		w.Write(append([]string{"id", "label", "predicted"}, labels...))
+		for i, r := range recs {
+			row := []string{r.ID, r.Label, labels[metrics.Predict(probs[i : i+1])[0]]}
+			for _, p := range probs[i] {
+				row = append(row, fmt.Sprintf("%.6g", p))
+			}
+			w.Write(row)
 		}
-		w.Write(row)
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+		w.Flush()
+		return w.Error()
+	})
 }
 
 // Prediction is the top-k classes of one input.
@@ -114,12 +110,12 @@ type ClassProb struct {
 // Predict classifies image-text pairs (image paths; texts may be empty
 // when the model does not read text) and returns the top k classes of each.
 // Call it on l's worker thread.
-func (l *Loaded) Predict(images, texts []string, k int) ([]Prediction, error) {
+func (l *Run) Predict(images, texts []string, k int) ([]Prediction, error) {
 	if len(images) != len(texts) {
 		return nil, fmt.Errorf("predict: %d images but %d texts", len(images), len(texts))
 	}
 	useImage, useText := l.Net.Uses()
-	lc := EvalLoaderConfig(l.Config)
+	lc := LoaderConfig(l.Config)
 	var out []Prediction
 	bs := max(1, l.Config.Train.BatchSize)
 	for start := 0; start < len(images); start += bs {
@@ -139,20 +135,10 @@ func (l *Loaded) Predict(images, texts []string, k int) ([]Prediction, error) {
 			}
 		}
 		var probs [][]float64
-		var err error
-		ts.NoGrad(func() {
-			var in vbg.Inputs
-			var free func()
-			if in, _, free, err = l.Inputs(b); err != nil {
-				return
-			}
-			defer free()
-			var o *vbg.Output
-			if o, err = l.Net.Forward(in, false); err != nil {
-				return
-			}
-			defer o.Drop()
-			probs, err = vbg.Probabilities(o.Logits)
+		err := tensor.NoGrad(func() error {
+			var err error
+			probs, _, err = l.predictBatch(b)
+			return err
 		})
 		if err != nil {
 			return nil, fmt.Errorf("predict: %w", err)
