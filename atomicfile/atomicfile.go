@@ -45,35 +45,69 @@ func WriteJSON(path string, v any) error {
 
 // WriteWith replaces path with what write produces. If write (or anything
 // after it) fails, the temporary file is removed and path is untouched.
-func WriteWith(path string, write func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+tempMarker+"*")
+func WriteWith(path string, write func(w io.Writer) error) error {
+	f, err := Create(path)
 	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if err := write(f); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			err = fmt.Errorf("write %s: %w", path, err)
-		}
-	}()
-	if err = write(tmp); err != nil {
-		return err
+	return f.Commit()
+}
+
+// File is a file being written in place of Path: its content goes to a
+// temporary file beside Path until Commit. It embeds the temporary
+// *os.File, so it can be written at offsets too.
+type File struct {
+	*os.File
+	Path string
+	done bool
+}
+
+// Create starts replacing path. Call Commit to put the new content in
+// place, or Abort (safe to defer, a no-op after Commit) to drop it.
+func Create(path string) (*File, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+tempMarker+"*")
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
-	if err = tmp.Chmod(Mode); err != nil {
-		return err
+	return &File{File: tmp, Path: path}, nil
+}
+
+// Commit syncs the content, gives it mode 0644, renames it over Path and
+// syncs the folder. On error the temporary file is removed.
+func (f *File) Commit() error {
+	if f.done {
+		return fmt.Errorf("write %s: already committed or aborted", f.Path)
 	}
-	if err = tmp.Sync(); err != nil {
-		return err
+	err := f.Chmod(Mode)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err = tmp.Close(); err != nil {
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
+	if err == nil {
+		err = os.Rename(f.Name(), f.Path)
 	}
-	return SyncDir(dir)
+	f.done = true
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", f.Path, err)
+	}
+	return SyncDir(filepath.Dir(f.Path))
+}
+
+// Abort drops the new content and leaves Path as it was.
+func (f *File) Abort() {
+	if f.done {
+		return
+	}
+	f.done = true
+	f.Close()
+	os.Remove(f.Name())
 }
 
 // SyncDir flushes a folder's entries (a rename or a new file in it) to disk.

@@ -31,7 +31,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -142,15 +141,22 @@ func (s *Spec) validate() error {
 	return nil
 }
 
-var nonSlug = regexp.MustCompile(`[^a-z0-9]+`)
-
 // Slug turns a row name into a folder name: "ResNet-18" -> "resnet-18",
 // "− ViT − GAN" -> "vit-gan" with "no-" for a leading minus sign.
 func Slug(name string) string {
-	s := strings.ToLower(name)
-	s = strings.NewReplacer("−", " no ", "+", " plus ").Replace(s)
-	s = nonSlug.ReplaceAllString(s, "-")
-	s = strings.Trim(s, "-")
+	s := strings.NewReplacer("−", " no ", "+", " plus ").Replace(strings.ToLower(name))
+	var b strings.Builder
+	dash := false
+	for _, r := range s {
+		if ('a' <= r && r <= 'z') || ('0' <= r && r <= '9') {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash {
+			b.WriteByte('-') // a run of other characters becomes one dash
+			dash = true
+		}
+	}
+	s = strings.Trim(b.String(), "-")
 	if s == "" {
 		s = "model"
 	}

@@ -134,6 +134,17 @@ type Train struct {
 	// on the CPU.
 	Precision string    `yaml:"precision"`
 	EarlyStop EarlyStop `yaml:"early_stop"`
+	// Checkpoint adds step checkpoints inside epochs (every epoch always
+	// ends with one): a killed run resumes at the last of them.
+	Checkpoint StepCheckpoints `yaml:"checkpoint"`
+}
+
+// StepCheckpoints says how often the last checkpoint is also written in the
+// middle of an epoch: after every_steps optimizer steps and/or when
+// every_minutes have passed since the last one (0 turns either off).
+type StepCheckpoints struct {
+	EverySteps   int     `yaml:"every_steps"`
+	EveryMinutes float64 `yaml:"every_minutes"`
 }
 
 // EarlyStop stops training when a validation metric stops improving.
@@ -180,6 +191,7 @@ func Default() *Config {
 			Accumulate:  1,
 			Precision:   "fp32",
 			EarlyStop:   EarlyStop{Metric: "accuracy"},
+			Checkpoint:  StepCheckpoints{EveryMinutes: 15},
 		},
 		GAN:    defaultGAN(),
 		Output: Output{Dir: "runs"},
@@ -313,6 +325,10 @@ func (c *Config) Validate() []Problem {
 	positive("train.accumulate", t.Accumulate)
 	oneOf("train.precision", t.Precision, "fp32", "bf16")
 	oneOf("train.early_stop.metric", t.EarlyStop.Metric, "accuracy", "macro_f1", "loss")
+	nonNeg("train.checkpoint.every_steps", t.Checkpoint.EverySteps)
+	if m := t.Checkpoint.EveryMinutes; !(m >= 0 && m <= 7*24*60) {
+		bad("train.checkpoint.every_minutes", "must be in [0, %d] (0 = off), got %g", 7*24*60, m)
+	}
 	nonNeg("train.early_stop.patience", t.EarlyStop.Patience)
 	if c.Output.Dir == "" {
 		bad("output.dir", "must not be empty")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vbg-museum/vbg/config"
 	"github.com/vbg-museum/vbg/data"
+	"github.com/vbg-museum/vbg/runfolder"
 )
 
 // Dataset is the three splits of an experiment with their class names.
@@ -99,6 +100,87 @@ func loadDataset(cfg *config.Config, runDir string) (*Dataset, error) {
 		return ds, nil
 	}
 	return nil, fmt.Errorf("data.source: unknown %q", d.Source)
+}
+
+// RecordData resolves the experiment's data to an absolute folder, writes
+// it into cfg.Data.Dir and returns what the run folder records of it
+// (runfolder.DataFile): the folder and a digest of the dataset. The split
+// sizes are filled in by the caller.
+func RecordData(cfg *config.Config, runDir string) (runfolder.Data, error) {
+	d := runfolder.Data{Source: cfg.Data.Source}
+	var err error
+	switch cfg.Data.Source {
+	case "synthetic":
+		s := cfg.Data.Synthetic
+		d.Dir, err = filepath.Abs(filepath.Join(runDir, "synthetic"))
+		d.Digest = digest([]byte(fmt.Sprintf("synthetic v1 classes=%d per_class=%d image_size=%d seed=%d", s.Classes, s.PerClass, cfg.Data.ImageSize, cfg.Seed)))
+	case "prepared":
+		if d.Dir, err = filepath.Abs(cfg.Data.Dir); err == nil {
+			d.Dir, err = filepath.EvalSymlinks(d.Dir)
+		}
+		if err == nil {
+			d.Digest, err = preparedDigest(d.Dir)
+		}
+		cfg.Data.Dir = d.Dir
+	default:
+		err = fmt.Errorf("unknown data.source %q", cfg.Data.Source)
+	}
+	if err != nil {
+		return d, fmt.Errorf("data.dir: %w", err)
+	}
+	return d, nil
+}
+
+// UseRecordedData points cfg at the data recorded in runDir (a resumed or
+// finished run, whatever the current directory) and checks that it has not
+// changed since the run started. A run folder without data.json (made
+// before VBG recorded it) keeps cfg as it is.
+func UseRecordedData(cfg *config.Config, runDir string) error {
+	rec, err := runfolder.ReadData(runDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if rec.Source != cfg.Data.Source {
+		return fmt.Errorf("%s says data.source %s, the run's config %s", filepath.Join(runDir, runfolder.DataFile), rec.Source, cfg.Data.Source)
+	}
+	if rec.Source == "prepared" {
+		cfg.Data.Dir = rec.Dir
+	}
+	now, err := RecordData(cfg, runDir)
+	if err != nil {
+		return err
+	}
+	if now.Digest != rec.Digest {
+		return fmt.Errorf("the dataset %s changed since the run %s started (digest %.12s…, recorded %.12s…): prepare it as it was, or start a new run", rec.Dir, runDir, now.Digest, rec.Digest)
+	}
+	return nil
+}
+
+// preparedDigest hashes the files that define a prepared dataset: its
+// metadata, labels, records and split lists.
+func preparedDigest(dir string) (string, error) {
+	h := sha256.New()
+	names := []string{data.MetaFile, data.LabelsFile, data.ManifestFile}
+	for _, split := range []string{data.Train, data.Val, data.Test} {
+		names = append(names, filepath.Join(data.SplitsDir, split+".txt"))
+	}
+	for _, name := range names {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s %d\n", name, len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func digest(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }
 
 // ConfigHash identifies a resolved config, so that a checkpoint is never

@@ -29,11 +29,15 @@ type EvalOptions struct {
 // metrics.md, predictions.csv and confusion.png into the output folder.
 // Call it on l's worker thread.
 func (l *Run) EvaluateRun(o EvalOptions) (*metrics.Report, string, error) {
-	cfg := *l.Config
+	var ds *experiment.Dataset
+	var err error
 	if o.DataDir != "" {
+		cfg := *l.Config
 		cfg.Data.Dir, cfg.Data.Source = o.DataDir, "prepared"
+		ds, err = experiment.LoadDataset(&cfg, l.Dir)
+	} else {
+		ds, err = l.Dataset()
 	}
-	ds, err := experiment.LoadDataset(&cfg, l.Dir)
 	if err != nil {
 		return nil, "", err
 	}

@@ -54,6 +54,9 @@ func Open(dir string, w *device.Worker, which string) (*Run, error) {
 		return nil, err
 	}
 	defer ck.Drop()
+	if err := ck.CheckLabels(labels, filepath.Join(dir, runfolder.LabelsFile)); err != nil {
+		return nil, err
+	}
 	if err := ck.Restore(vs); err != nil {
 		return nil, err
 	}
@@ -68,4 +71,15 @@ func (r *Run) EvaluateRecords(recs []data.Record) (*Evaluation, error) {
 		return nil, err
 	}
 	return r.Evaluate(l)
+}
+
+// Dataset opens the dataset the run was trained on, wherever the current
+// directory is (the run folder records its absolute path), and refuses
+// one that changed since.
+func (r *Run) Dataset() (*experiment.Dataset, error) {
+	cfg := *r.Config
+	if err := experiment.UseRecordedData(&cfg, r.Dir); err != nil {
+		return nil, err
+	}
+	return experiment.LoadDataset(&cfg, r.Dir)
 }

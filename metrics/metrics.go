@@ -167,43 +167,16 @@ func ROCAUC(scores []float64, positive []bool) (float64, error) {
 // holds N class ids in [0, K); probs is N×K, K taken from its rows, with
 // finite scores (they need not sum to 1).
 func Compute(yTrue []int, probs [][]float64, opts Options) (*Report, error) {
-	n := len(yTrue)
-	if n == 0 {
-		return nil, errors.New("metrics: compute: no samples")
-	}
-	if len(probs) != n {
-		return nil, fmt.Errorf("metrics: compute: %d true labels but %d probability rows", n, len(probs))
-	}
-	k := len(probs[0])
-	if k < 1 {
-		return nil, errors.New("metrics: compute: probability rows are empty")
-	}
-	for i, row := range probs {
-		if len(row) != k {
-			return nil, fmt.Errorf("metrics: compute: probability row %d has %d classes, row 0 has %d", i, len(row), k)
-		}
-		for c, v := range row {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("metrics: compute: probability [%d][%d] is %v", i, c, v)
-			}
-		}
-	}
-	if len(opts.ClassNames) != 0 && len(opts.ClassNames) != k {
-		return nil, fmt.Errorf("metrics: compute: %d class names for %d classes", len(opts.ClassNames), k)
-	}
-
-	yPred := Predict(probs)
-	cm, err := ConfusionMatrix(yTrue, yPred, k)
+	k, err := checkInputs(yTrue, probs, opts)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: compute: %w", err)
 	}
-
-	r := &Report{
-		NumSamples: n,
-		NumClasses: k,
-		PerClass:   make([]ClassMetrics, k),
-		Confusion:  cm,
+	n := len(yTrue)
+	cm, err := ConfusionMatrix(yTrue, Predict(probs), k)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: compute: %w", err)
 	}
+	r := &Report{NumSamples: n, NumClasses: k, PerClass: make([]ClassMetrics, k), Confusion: cm}
 	predicted := make([]int, k)
 	correct := 0
 	for t := range k {
@@ -213,34 +186,16 @@ func Compute(yTrue []int, probs [][]float64, opts Options) (*Report, error) {
 		}
 	}
 	r.Accuracy = float64(correct) / float64(n)
-
 	items := make([]scored, n)
 	var aucSum float64
 	for c := range k {
 		m := &r.PerClass[c]
-		m.Class = c
+		classMetrics(m, c, cm, predicted[c], yTrue, probs, items)
 		if len(opts.ClassNames) != 0 {
 			m.Name = opts.ClassNames[c]
 		}
-		tp := cm[c][c]
-		m.Support = 0
-		for _, v := range cm[c] {
-			m.Support += v
-		}
-		m.Predicted = predicted[c]
-		m.Precision = ratio(tp, m.Predicted)
-		m.Recall = ratio(tp, m.Support)
-		m.F1 = ratio(2*tp, m.Support+m.Predicted)
-
-		for i, row := range probs {
-			items[i] = scored{score: row[c], pos: yTrue[i] == c}
-		}
-		ap, auc, ok := rankCurves(items)
-		m.AP = ap
-		if ok {
-			v := auc
-			m.AUC = &v
-			aucSum += auc
+		if m.AUC != nil {
+			aucSum += *m.AUC
 			r.AUCClasses++
 		}
 		r.MacroPrecision += m.Precision
@@ -258,6 +213,58 @@ func Compute(yTrue []int, probs [][]float64, opts Options) (*Report, error) {
 		r.MacroAUC = &v
 	}
 	return r, nil
+}
+
+// checkInputs validates Compute's arguments and returns the class count.
+func checkInputs(yTrue []int, probs [][]float64, opts Options) (int, error) {
+	n := len(yTrue)
+	if n == 0 {
+		return 0, errors.New("no samples")
+	}
+	if len(probs) != n {
+		return 0, fmt.Errorf("%d true labels but %d probability rows", n, len(probs))
+	}
+	k := len(probs[0])
+	if k < 1 {
+		return 0, errors.New("probability rows are empty")
+	}
+	for i, row := range probs {
+		if len(row) != k {
+			return 0, fmt.Errorf("probability row %d has %d classes, row 0 has %d", i, len(row), k)
+		}
+		for c, v := range row {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return 0, fmt.Errorf("probability [%d][%d] is %v", i, c, v)
+			}
+		}
+	}
+	if len(opts.ClassNames) != 0 && len(opts.ClassNames) != k {
+		return 0, fmt.Errorf("%d class names for %d classes", len(opts.ClassNames), k)
+	}
+	return k, nil
+}
+
+// classMetrics fills m with class c's one-vs-rest metrics; items is
+// scratch space of len(yTrue).
+func classMetrics(m *ClassMetrics, c int, cm [][]int, predicted int, yTrue []int, probs [][]float64, items []scored) {
+	m.Class = c
+	tp := cm[c][c]
+	for _, v := range cm[c] {
+		m.Support += v
+	}
+	m.Predicted = predicted
+	m.Precision = ratio(tp, m.Predicted)
+	m.Recall = ratio(tp, m.Support)
+	m.F1 = ratio(2*tp, m.Support+m.Predicted)
+	for i, row := range probs {
+		items[i] = scored{score: row[c], pos: yTrue[i] == c}
+	}
+	ap, auc, ok := rankCurves(items)
+	m.AP = ap
+	if ok {
+		v := auc
+		m.AUC = &v
+	}
 }
 
 // ratio returns num/den, or 0 when den is 0 (scikit-learn's zero_division=0).

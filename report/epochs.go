@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/vbg-museum/vbg/atomicfile"
 )
 
 // Epoch is one line of a run's metrics.jsonl: what the training loop measured
@@ -163,7 +165,7 @@ func AppendMetricsJSONL(path string, e Epoch) error {
 		return fmt.Errorf("report: append metrics to %s: %w", path, err)
 	}
 	if created {
-		if err := syncDir(filepath.Dir(path)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
 			return fmt.Errorf("report: append metrics to %s: %w", path, err)
 		}
 	}
@@ -197,19 +199,6 @@ func dropTornLine(f *os.File) (int64, error) {
 		return 0, err
 	}
 	return keep, nil
-}
-
-// syncDir fsyncs a directory so that a newly created entry is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // ReadMetricsJSONL reads every Epoch of a metrics.jsonl file in file order.

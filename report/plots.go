@@ -4,9 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"image/color"
+	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"gonum.org/v1/plot"
@@ -15,6 +14,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/vbg-museum/vbg/atomicfile"
 )
 
 // DPI is the resolution of every PNG this package writes. A plot of w×h
@@ -96,22 +97,7 @@ func PlotAccuracy(path string, epochs []Epoch) error {
 // the best point of the last series (the validation one): its maximum when
 // higherIsBetter, else its minimum.
 func plotCurves(path, title, yLabel string, all []series, higherIsBetter bool) error {
-	p := plot.New()
-	p.Title.Text = title
-	p.Title.TextStyle.Font.Size = vg.Points(14)
-	p.X.Label.Text = "epoch"
-	p.Y.Label.Text = yLabel
-	for _, a := range []*plot.Axis{&p.X, &p.Y} {
-		a.Label.TextStyle.Font.Size = vg.Points(12)
-		a.Tick.Label.Font.Size = vg.Points(10)
-	}
-	p.X.Tick.Marker = niceTicks{max: 12, integer: true}
-	p.Y.Tick.Marker = niceTicks{max: 8}
-	p.Add(plotter.NewGrid())
-	p.Legend.Top = true
-	p.Legend.TextStyle.Font.Size = vg.Points(10)
-	p.Title.Padding = vg.Points(8)
-
+	p := curvePlot(title, yLabel)
 	drawn := 0
 	var minX, maxX = math.Inf(1), math.Inf(-1)
 	for _, s := range all {
@@ -138,26 +124,58 @@ func plotCurves(path, title, yLabel string, all []series, higherIsBetter bool) e
 		return ErrNothingToPlot
 	}
 	if best := all[len(all)-1].pts; len(best) > 0 {
-		i := 0
-		for j, pt := range best {
-			if (higherIsBetter && pt.Y > best[i].Y) || (!higherIsBetter && pt.Y < best[i].Y) {
-				i = j
-			}
+		if err := markBest(p, best, higherIsBetter); err != nil {
+			return err
 		}
-		mark, err := plotter.NewScatter(plotter.XYs{best[i]})
-		if err != nil {
-			return fmt.Errorf("best-epoch marker: %w", err)
-		}
-		mark.Shape = draw.RingGlyph{}
-		mark.Radius = vg.Points(6)
-		mark.Color = color.Black
-		p.Add(mark)
-		p.Legend.Add(fmt.Sprintf("best validation (epoch %d: %.4g)", int(best[i].X), best[i].Y), mark)
 	}
-	// Half an epoch of room on both sides, and headroom for the legend, which
-	// sits where curves rarely are: top right for losses (they fall), bottom
-	// right for accuracies (they rise).
 	p.X.Min, p.X.Max = minX-0.5, maxX+0.5
+	placeLegend(p, higherIsBetter)
+	return savePNG(p, path, curveWidthIn, curveHeightIn)
+}
+
+// curvePlot is an empty curve plot with the report's fonts, ticks and grid.
+func curvePlot(title, yLabel string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.Title.TextStyle.Font.Size = vg.Points(14)
+	p.X.Label.Text = "epoch"
+	p.Y.Label.Text = yLabel
+	for _, a := range []*plot.Axis{&p.X, &p.Y} {
+		a.Label.TextStyle.Font.Size = vg.Points(12)
+		a.Tick.Label.Font.Size = vg.Points(10)
+	}
+	p.X.Tick.Marker = niceTicks{max: 12, integer: true}
+	p.Y.Tick.Marker = niceTicks{max: 8}
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+	p.Legend.TextStyle.Font.Size = vg.Points(10)
+	p.Title.Padding = vg.Points(8)
+	return p
+}
+
+// markBest rings the best point of pts and names it in the legend.
+func markBest(p *plot.Plot, pts plotter.XYs, higherIsBetter bool) error {
+	i := 0
+	for j, pt := range pts {
+		if (higherIsBetter && pt.Y > pts[i].Y) || (!higherIsBetter && pt.Y < pts[i].Y) {
+			i = j
+		}
+	}
+	mark, err := plotter.NewScatter(plotter.XYs{pts[i]})
+	if err != nil {
+		return fmt.Errorf("best-epoch marker: %w", err)
+	}
+	mark.Shape = draw.RingGlyph{}
+	mark.Radius = vg.Points(6)
+	mark.Color = color.Black
+	p.Add(mark)
+	p.Legend.Add(fmt.Sprintf("best validation (epoch %d: %.4g)", int(pts[i].X), pts[i].Y), mark)
+	return nil
+}
+
+// placeLegend makes headroom for the legend where curves rarely are: top
+// right for losses (they fall), bottom right for accuracies (they rise).
+func placeLegend(p *plot.Plot, higherIsBetter bool) {
 	dataMin := p.Y.Min
 	span := p.Y.Max - p.Y.Min
 	if span == 0 {
@@ -182,7 +200,6 @@ func plotCurves(path, title, yLabel string, all []series, higherIsBetter bool) e
 	if higherIsBetter {
 		p.Legend.YOffs = vg.Points(6)
 	}
-	return savePNG(p, path, curveWidthIn, curveHeightIn)
 }
 
 // niceTicks labels round values, a step of 1, 2 or 5 times a power of ten
@@ -230,28 +247,13 @@ func savePNG(p *plot.Plot, path string, wIn, hIn float64) error {
 	return writePNG(c, path)
 }
 
-// writePNG encodes the canvas to path through a temporary file and a rename,
-// so readers never see a half-written image.
+// writePNG encodes the canvas to path through atomicfile, so readers never
+// see a half-written image.
 func writePNG(c *vgimg.Canvas, path string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
+	return atomicfile.WriteWith(path, func(w io.Writer) error {
+		_, err := vgimg.PngCanvas{Canvas: c}.WriteTo(w)
 		return err
-	}
-	_, err = vgimg.PngCanvas{Canvas: c}.WriteTo(tmp)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	})
 }
 
 // ConfusionOptions adjusts PlotConfusion.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/vbg-museum/vbg/atomicfile"
 	"github.com/vbg-museum/vbg/metrics"
 )
 
@@ -111,7 +112,7 @@ func WriteRun(dir string, r Run) error {
 		fmt.Fprintf(&b, "![Confusion matrix, each row divided by its total](%s)\n", ConfusionNormalizedFile)
 	}
 
-	if err := writeFileAtomic(filepath.Join(dir, ReportFile), []byte(b.String())); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, ReportFile), []byte(b.String())); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
@@ -167,30 +168,4 @@ func codeFence(s string) string {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
-}
-
-// writeFileAtomic writes data to path through a temporary file and a rename.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

@@ -50,12 +50,15 @@ type trainer struct {
 	trainL, valL, testL *data.Loader
 	sched               optim.Schedule
 	st                  checkpoint.State
-	trainSeconds        float64 // of the epochs done, resumed ones included
+	trainSeconds        float64   // of the epochs done, resumed ones included
+	lastCheckpoint      time.Time // when a checkpoint was last written
 }
 
 // epochStats is what one pass over the training data measured.
 type epochStats struct {
 	epoch           int
+	startStep       int64   // optimizer steps taken before the epoch
+	lossSum         float64 // Σ loss·batch size
 	loss            float64 // mean per sample
 	correct, seen   int
 	seconds         float64
@@ -75,6 +78,7 @@ func (t *trainer) run() (*runfolder.Summary, error) {
 	if err := t.resume(); err != nil {
 		return nil, fmt.Errorf("resume: %w", err)
 	}
+	t.lastCheckpoint = time.Now()
 	for epoch := t.st.Epoch + 1; epoch <= t.cfg.Train.Epochs; epoch++ {
 		if err := t.feedback(epoch); err != nil {
 			return nil, fmt.Errorf("epoch %d: %w", epoch, err)
@@ -239,11 +243,20 @@ func (t *trainer) resume() error {
 	if t.opts.Resume == "" {
 		return nil
 	}
-	ck, err := checkpoint.Load(filepath.Join(t.dir, runfolder.CheckDir, runfolder.LastFile))
+	last := filepath.Join(t.dir, runfolder.CheckDir, runfolder.LastFile)
+	if _, err := os.Stat(last); errors.Is(err, os.ErrNotExist) {
+		// Killed before its first checkpoint: nothing was kept, so start over.
+		fmt.Fprintf(t.log, "vbg: %s has no checkpoint yet: training from the first step\n", t.dir)
+		return rewriteMetrics(filepath.Join(t.dir, runfolder.MetricsFile), nil)
+	}
+	ck, err := checkpoint.Load(last)
 	if err != nil {
 		return err
 	}
-	err = ck.Restore(t.vs)
+	err = ck.CheckLabels(t.ds.Labels, "the dataset")
+	if err == nil {
+		err = ck.Restore(t.vs)
+	}
 	if err == nil {
 		err = t.opt.LoadState("optim.", ck.Optim, ck.State.Step)
 	}
@@ -272,7 +285,12 @@ func (t *trainer) resume() error {
 	for _, e := range hist {
 		t.trainSeconds += e.Seconds
 	}
-	fmt.Fprintf(t.log, "vbg: resumed %s at epoch %d, step %d\n", t.dir, t.st.Epoch, t.st.Step)
+	if p := t.st.Partial; p != nil {
+		t.trainSeconds += p.Seconds
+		fmt.Fprintf(t.log, "vbg: resumed %s in epoch %d after batch %d, step %d\n", t.dir, t.st.Epoch+1, p.Batches, t.st.Step)
+	} else {
+		fmt.Fprintf(t.log, "vbg: resumed %s at epoch %d, step %d\n", t.dir, t.st.Epoch, t.st.Step)
+	}
 	return nil
 }
 
@@ -286,58 +304,85 @@ func (t *trainer) feedback(epoch int) error {
 	if t.trainL, err = t.trainLoader(append(append([]data.Record(nil), t.ds.Train...), gen...)); err != nil {
 		return err
 	}
-	// The epochs left now have another length: end the decay at the real last step.
-	t.sched.Total = t.st.Step + int64(t.cfg.Train.Epochs-epoch+1)*t.stepsPerEpoch()
+	// The epochs left now have another length: end the decay at the real
+	// last step, counted from this epoch's start.
+	start := t.st.Step
+	if p := t.st.Partial; p != nil {
+		start = p.StartStep
+	}
+	t.sched.Total = start + int64(t.cfg.Train.Epochs-epoch+1)*t.stepsPerEpoch()
 	return nil
 }
 
 // trainEpoch is one pass over the training data: forward and backward per
-// micro-batch, an optimizer step every train.accumulate of them.
+// micro-batch, an optimizer step every train.accumulate of them, and a
+// step checkpoint when one is due. After a resume inside the epoch it
+// continues from the step checkpoint's batch with its running sums.
 func (t *trainer) trainEpoch(epoch int) (*epochStats, error) {
 	c := t.cfg
-	es := &epochStats{epoch: epoch}
+	es := &epochStats{epoch: epoch, startStep: t.st.Step}
+	first := 0
+	if p := t.st.Partial; p != nil {
+		first, es.lossSum, es.correct, es.seen, es.seconds, es.startStep = p.Batches, p.LossSum, p.Correct, p.Seen, p.Seconds, p.StartStep
+		t.st.Partial = nil
+	}
 	start := time.Now()
 	bar := t.bar(t.trainL.Len(), fmt.Sprintf("epoch %d/%d", epoch, c.Train.Epochs))
-	var lossSum float64
-	micro := 0
-	for b, err := range t.trainL.Epoch(epoch) {
+	_ = bar.Set(first)
+	for b, err := range t.trainL.EpochFrom(epoch, first) {
 		if err != nil {
 			return nil, err
 		}
-		last := b.Index == t.trainL.Len()-1
-		loss, correct, err := t.microStep(b, micro)
+		loss, correct, err := t.microStep(b)
 		if err != nil {
 			return nil, fmt.Errorf("epoch %d batch %d: %w", epoch, b.Index, err)
 		}
-		lossSum += loss * float64(b.Len())
+		es.lossSum += loss * float64(b.Len())
 		es.correct += correct
 		es.seen += b.Len()
-		micro++
-		if micro == c.Train.Accumulate || last {
+		if t.groupEnds(b.Index) {
 			if err := t.step(); err != nil {
 				return nil, err
 			}
-			micro = 0
 			if t.opts.StopAfterSteps > 0 && t.st.Step >= t.opts.StopAfterSteps {
 				return nil, ErrStopped
 			}
+			if err := t.stepCheckpoint(es, b.Index+1, start); err != nil {
+				return nil, err
+			}
 		}
 		el := time.Since(start).Seconds()
-		bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f %.1f samples/s", epoch, c.Train.Epochs, lossSum/float64(es.seen), float64(es.seen)/el))
+		bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f %.1f samples/s", epoch, c.Train.Epochs, es.lossSum/float64(es.seen), float64(es.seen)/el))
 		_ = bar.Add(1)
 	}
 	_ = bar.Finish()
-	es.loss = lossSum / float64(es.seen)
-	es.seconds = time.Since(start).Seconds()
-	t.trainSeconds += es.seconds
+	es.loss = es.lossSum / float64(es.seen)
+	secs := time.Since(start).Seconds()
+	es.seconds += secs
+	t.trainSeconds += secs
 	return es, nil
+}
+
+// group is the accumulation group of micro-batch i: its first batch and
+// its size (the epoch's last group may be short).
+func (t *trainer) group(i int) (first, size int) {
+	acc := t.cfg.Train.Accumulate
+	first = i / acc * acc
+	return first, min(acc, t.trainL.Len()-first)
+}
+
+// groupEnds reports whether micro-batch i ends its accumulation group.
+func (t *trainer) groupEnds(i int) bool {
+	first, size := t.group(i)
+	return i == first+size-1
 }
 
 // microStep runs forward and backward on one micro-batch. Its dropout
 // masks depend only on (seed, step, micro-batch), so a resumed run draws
 // the same ones as an uninterrupted run.
-func (t *trainer) microStep(b data.Batch, micro int) (float64, int, error) {
-	if err := ts.ManualSeed(seed.Torch(uint64(t.cfg.Seed), uint64(t.st.Step), uint64(micro))); err != nil {
+func (t *trainer) microStep(b data.Batch) (float64, int, error) {
+	first, size := t.group(b.Index)
+	if err := ts.ManualSeed(seed.Torch(uint64(t.cfg.Seed), uint64(t.st.Step), uint64(b.Index-first))); err != nil {
 		return 0, 0, err
 	}
 	bt, err := t.model.Batch(b)
@@ -345,7 +390,44 @@ func (t *trainer) microStep(b data.Batch, micro int) (float64, int, error) {
 		return 0, 0, err
 	}
 	defer bt.Drop()
-	return t.backward(bt, t.cfg.Train.Accumulate)
+	return t.backward(bt, size)
+}
+
+// stepCheckpoint writes the last checkpoint in the middle of an epoch
+// when train.checkpoint says one is due: after every_steps optimizer
+// steps or every_minutes since the last checkpoint. next is the first
+// batch not yet trained on; the epoch's own end writes its checkpoint.
+func (t *trainer) stepCheckpoint(es *epochStats, next int, start time.Time) error {
+	if t.opts.Probe != nil {
+		t.opts.Probe("step", t.st.Step)
+	}
+	if next >= t.trainL.Len() {
+		return nil
+	}
+	every := t.cfg.Train.Checkpoint
+	due := (every.EverySteps > 0 && t.st.Step%int64(every.EverySteps) == 0) ||
+		(every.EveryMinutes > 0 && time.Since(t.lastCheckpoint).Minutes() >= every.EveryMinutes)
+	if !due {
+		return nil
+	}
+	st := t.st
+	st.Partial = &checkpoint.Partial{Batches: next, LossSum: es.lossSum, Correct: es.correct, Seen: es.seen,
+		Seconds: es.seconds + time.Since(start).Seconds(), StartStep: es.startStep}
+	return t.save(runfolder.LastFile, st, t.resumeState())
+}
+
+// save writes a checkpoint of the run's variables with extra tensors.
+func (t *trainer) save(file string, st checkpoint.State, extra map[string]*ts.Tensor) error {
+	var midway func()
+	if t.opts.Probe != nil {
+		midway = func() { t.opts.Probe("checkpoint", t.st.Step) }
+	}
+	c := checkpoint.Contents{State: st, Labels: t.ds.Labels, Extra: extra}
+	if err := checkpoint.Save(filepath.Join(t.dir, runfolder.CheckDir, file), t.vs, c, midway); err != nil {
+		return err
+	}
+	t.lastCheckpoint = time.Now()
+	return nil
 }
 
 // step clips the accumulated gradients, updates the weights at the
@@ -382,16 +464,15 @@ func (t *trainer) endEpoch(es *epochStats) error {
 	}
 	score := selectionScore(c.Train.EarlyStop.Metric, val.Report, val.Loss)
 	t.st.Epoch = es.epoch
-	ckDir := filepath.Join(t.dir, runfolder.CheckDir)
 	if es.improved = score > t.st.Best; es.improved {
 		t.st.Best, t.st.BestEpoch, t.st.SinceBest = score, es.epoch, 0
-		if err := checkpoint.Save(filepath.Join(ckDir, runfolder.BestFile), t.vs, nil, t.st); err != nil {
+		if err := t.save(runfolder.BestFile, t.st, nil); err != nil {
 			return err
 		}
 	} else {
 		t.st.SinceBest++
 	}
-	if err := checkpoint.Save(filepath.Join(ckDir, runfolder.LastFile), t.vs, t.resumeState(), t.st); err != nil {
+	if err := t.save(runfolder.LastFile, t.st, t.resumeState()); err != nil {
 		return err
 	}
 	mark := ""
@@ -424,7 +505,10 @@ func (t *trainer) test() (*runfolder.Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = best.Restore(t.vs)
+	err = best.CheckLabels(t.ds.Labels, "the dataset")
+	if err == nil {
+		err = best.Restore(t.vs)
+	}
 	best.Drop()
 	if err != nil {
 		return nil, err
@@ -477,7 +561,8 @@ func fmtAUC(a *float64) string {
 
 // backward runs forward and backward on one micro-batch and returns its
 // loss and its number of correct predictions. The loss is divided by the
-// accumulation count so that the summed gradients average the batches.
+// size of the batch's accumulation group so that the summed gradients
+// average the group's batches.
 func (t *trainer) backward(b *vbg.Batch, accumulate int) (float64, int, error) {
 	out, err := t.model.Forward(b.In, true)
 	if err != nil {

@@ -37,6 +37,11 @@ type Options struct {
 	// many optimizer steps (as if killed) without writing anything more:
 	// used by tests of resume.
 	StopAfterSteps int64
+	// Probe, when set, is called where a crash would hurt most: after every
+	// optimizer step (point "step") and halfway through writing every
+	// checkpoint ("checkpoint"), with the optimizer steps taken. Tests of
+	// crash safety kill the process there.
+	Probe func(point string, step int64)
 }
 
 // ErrStopped is returned when Options.StopAfterSteps ended the run early.
@@ -44,34 +49,82 @@ var ErrStopped = errors.New("train: stopped after the requested number of steps"
 
 // Run trains (or fits) and evaluates cfg in dir, a folder made by
 // runfolder.New or the folder of a run to resume, and returns its summary.
+// The folder is locked while Run works in it: a second process is refused
+// with the holder's process id. Temporary files of writes a crash
+// interrupted are removed first.
 func Run(cfg *config.Config, dir string, opts Options) (*runfolder.Summary, error) {
 	if opts.Log == nil {
 		opts.Log = os.Stderr
 	}
-	a, ok := experiment.Lookup(cfg.Model.Arch)
-	if !ok {
-		return nil, fmt.Errorf("model.arch: unknown %q", cfg.Model.Arch)
+	lock, err := runfolder.Acquire(dir)
+	if err != nil {
+		return nil, err
 	}
-	if opts.Resume == "" {
-		y, err := cfg.Marshal()
-		if err != nil {
-			return nil, err
+	defer lock.Release()
+	if err := removeStale(dir, opts.Log); err != nil {
+		return nil, err
+	}
+	c := *cfg // the data folder is made absolute below; the caller's config stays as given
+	ds, err := openData(&c, dir, opts.Resume != "")
+	if err != nil {
+		return nil, err
+	}
+	a, ok := experiment.Lookup(c.Model.Arch)
+	if !ok {
+		return nil, fmt.Errorf("model.arch: unknown %q", c.Model.Arch)
+	}
+	if a.Fitted {
+		return runFitted(&c, dir, a, ds, opts)
+	}
+	return runNetwork(&c, dir, ds, opts)
+}
+
+// openData writes config.yaml (a new run) and reads the dataset: for a new
+// run the one the config names, recorded with its digest in data.json; for
+// a resumed run the recorded one, which must not have changed.
+func openData(cfg *config.Config, dir string, resuming bool) (*experiment.Dataset, error) {
+	var rec runfolder.Data
+	var err error
+	if resuming {
+		err = experiment.UseRecordedData(cfg, dir)
+	} else {
+		var y []byte
+		if y, err = cfg.Marshal(); err == nil {
+			err = atomicfile.Write(filepath.Join(dir, runfolder.ConfigFile), y)
 		}
-		if err := atomicfile.Write(filepath.Join(dir, runfolder.ConfigFile), y); err != nil {
-			return nil, err
+		if err == nil {
+			rec, err = experiment.RecordData(cfg, dir)
 		}
+	}
+	if err != nil {
+		return nil, err
 	}
 	ds, err := experiment.LoadDataset(cfg, dir)
 	if err != nil {
 		return nil, err
 	}
-	if err := runfolder.WriteLabels(dir, ds.Labels); err != nil {
-		return nil, err
+	if !resuming {
+		rec.Train, rec.Val, rec.Test = len(ds.Train), len(ds.Val), len(ds.Test)
+		if err := runfolder.WriteData(dir, rec); err != nil {
+			return nil, err
+		}
 	}
-	if a.Fitted {
-		return runFitted(cfg, dir, a, ds, opts)
+	return ds, runfolder.WriteLabels(dir, ds.Labels)
+}
+
+// removeStale deletes what interrupted writes left in the run folder and
+// its checkpoints folder.
+func removeStale(dir string, log io.Writer) error {
+	for _, d := range []string{dir, filepath.Join(dir, runfolder.CheckDir)} {
+		removed, err := atomicfile.RemoveStale(d)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		for _, r := range removed {
+			fmt.Fprintf(log, "vbg: removed %s, left by an interrupted write\n", filepath.Join(d, r))
+		}
 	}
-	return runNetwork(cfg, dir, ds, opts)
+	return nil
 }
 
 // runNetwork trains a network with the training loop.
