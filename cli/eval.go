@@ -108,7 +108,13 @@ that has the columns image and text (image paths relative to the CSV's folder).`
 			default:
 				return fmt.Errorf("give --image and --text, or --csv")
 			}
+			if k := c.Int("top"); k < 1 {
+				return fmt.Errorf("--top %d: want at least 1 class", k)
+			}
 			return withRun(c, c.Args().First(), c.String("checkpoint"), func(l *infer.Run) error {
+				if k := c.Int("top"); k > len(l.Labels) {
+					return fmt.Errorf("--top %d: the run has only %d classes", k, len(l.Labels))
+				}
 				preds, err := l.Predict(images, texts, c.Int("top"))
 				if err != nil {
 					return err

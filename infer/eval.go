@@ -118,6 +118,9 @@ func (l *Run) Predict(images, texts []string, k int) ([]Prediction, error) {
 	if len(images) != len(texts) {
 		return nil, fmt.Errorf("predict: %d images but %d texts", len(images), len(texts))
 	}
+	if k < 1 {
+		return nil, fmt.Errorf("predict: top %d: want at least 1 class", k)
+	}
 	useImage, useText := l.Net.Uses()
 	lc := LoaderConfig(l.Config)
 	var out []Prediction
@@ -160,7 +163,7 @@ func topK(p []float64, labels []string, k int) []ClassProb {
 		idx[i] = i
 	}
 	sort.SliceStable(idx, func(a, b int) bool { return p[idx[a]] > p[idx[b]] })
-	k = min(max(k, 1), len(idx))
+	k = min(k, len(idx))
 	out := make([]ClassProb, k)
 	for i := 0; i < k; i++ {
 		out[i] = ClassProb{Label: labels[idx[i]], Prob: p[idx[i]]}
