@@ -20,14 +20,15 @@ import (
 // input (Inception-V3: 75 px), smaller images are upsampled bilinearly.
 
 // imageBody is a CNN: forward returns logits [B, K] and the pooled features
-// [B, D] the classifier reads, both recorded on t.
+// [B, D] the classifier reads, both recorded on s.
 type imageBody interface {
-	forward(t *tape, x *ts.Tensor, train bool) (logits, feats *ts.Tensor)
+	forward(s scope, x *ts.Tensor, train bool) (logits, feats *ts.Tensor)
 }
 
 // ---------------------------------------------------------------- ResNet
 
 type resBlock struct {
+	name                string // "layer2.1"
 	conv1, conv2, conv3 *conv
 	bn1, bn2, bn3       *batchNorm
 	downConv            *conv
@@ -62,7 +63,7 @@ func newResNet(r *registry, p *nn.Path, blocks [4]int, bottleneck bool, classes 
 				stride = 2
 			}
 			bp := lp.Sub(strconv.Itoa(bi))
-			b := &resBlock{}
+			b := &resBlock{name: r.path(bp)}
 			if bottleneck {
 				b.conv1 = cv(bp.Sub("conv1"), in, planes, 1, 1, 0)
 				b.bn1 = r.batchNorm(bp.Sub("bn1"), planes, 1e-5)
@@ -90,32 +91,33 @@ func newResNet(r *registry, p *nn.Path, blocks [4]int, bottleneck bool, classes 
 	return m
 }
 
+// forward is torchvision's BasicBlock or Bottleneck:
+// relu(F(x) + shortcut(x)).
 func (b *resBlock) forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	t := &tape{}
-	h := t.convBNReLU(b.conv1, b.bn1, x, train)
+	s := newScope(b.name)
+	h := s.convBNReLU(b.conv1, b.bn1, x, train)
 	if b.conv3 != nil {
-		h = t.convBNReLU(b.conv2, b.bn2, h, train)
-		h = t.bn(b.bn3, t.conv(b.conv3, h), train)
+		h = s.convBNReLU(b.conv2, b.bn2, h, train)
+		h = s.bn(b.bn3, s.Apply(b.conv3, h), train)
 	} else {
-		h = t.bn(b.bn2, t.conv(b.conv2, h), train)
+		h = s.bn(b.bn2, s.Apply(b.conv2, h), train)
 	}
 	short := x
 	if b.downConv != nil {
-		short = t.bn(b.downBN, t.conv(b.downConv, x), train)
+		short = s.bn(b.downBN, s.Apply(b.downConv, x), train)
 	}
-	return t.keep(t.relu(t.addT(h, short)))
+	return s.Keep(s.Relu(s.Add(h, short)))
 }
 
-func (m *resNet) forward(t *tape, x *ts.Tensor, train bool) (*ts.Tensor, *ts.Tensor) {
-	h := t.maxPool(t.convBNReLU(m.conv1, m.bn1, x, train), 3, 2, 1, false)
+func (m *resNet) forward(s scope, x *ts.Tensor, train bool) (*ts.Tensor, *ts.Tensor) {
+	h := s.maxPool(s.convBNReLU(m.conv1, m.bn1, x, train), 3, 2, 1, false)
 	for _, layer := range m.layers {
 		for _, b := range layer {
-			in := h
-			h = t.on(func() (*ts.Tensor, error) { return b.forward(in, train) })
+			h = s.Do(func() (*ts.Tensor, error) { return b.forward(h, train) })
 		}
 	}
-	feats := t.gap(h)
-	return t.linear(m.fc, feats), feats
+	feats := s.gap(h)
+	return s.Apply(m.fc, feats), feats
 }
 
 // -------------------------------------------------------------- DenseNet
@@ -131,6 +133,7 @@ type transition struct {
 }
 
 type denseNet struct {
+	blockNames  []string // "features.denseblock1", ...
 	conv0       *conv
 	norm0       *batchNorm
 	blocks      [][]*denseLayer
@@ -162,6 +165,7 @@ func newDenseNet(r *registry, p *nn.Path, growth int64, blocks []int, initFeatur
 			})
 		}
 		m.blocks = append(m.blocks, block)
+		m.blockNames = append(m.blockNames, r.path(bp))
 		n += int64(layers) * growth
 		if bi != len(blocks)-1 {
 			tp := fp.Sub("transition" + strconv.Itoa(bi+1))
@@ -175,34 +179,33 @@ func newDenseNet(r *registry, p *nn.Path, growth int64, blocks []int, initFeatur
 	return m
 }
 
-// forward of a dense block: each layer sees the concatenation of all earlier
-// feature maps.
-func denseBlockForward(block []*denseLayer, x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	t := &tape{}
+// denseBlockForward is a dense block: each layer sees the concatenation of
+// all earlier feature maps.
+func denseBlockForward(name string, block []*denseLayer, x *ts.Tensor, train bool) (*ts.Tensor, error) {
+	s := newScope(name)
 	feats := []*ts.Tensor{x}
 	for _, l := range block {
 		in := x
 		if len(feats) > 1 {
-			in = t.cat(1, feats...)
+			in = s.Cat(1, feats...)
 		}
-		h := t.conv(l.conv2, t.relu(t.bn(l.norm2, t.conv(l.conv1, t.relu(t.bn(l.norm1, in, train))), train)))
+		h := s.Apply(l.conv2, s.Relu(s.bn(l.norm2, s.Apply(l.conv1, s.Relu(s.bn(l.norm1, in, train))), train)))
 		feats = append(feats, h)
 	}
-	return t.keep(t.cat(1, feats...))
+	return s.Keep(s.Cat(1, feats...))
 }
 
-func (m *denseNet) forward(t *tape, x *ts.Tensor, train bool) (*ts.Tensor, *ts.Tensor) {
-	h := t.maxPool(t.convBNReLU(m.conv0, m.norm0, x, train), 3, 2, 1, false)
+func (m *denseNet) forward(s scope, x *ts.Tensor, train bool) (*ts.Tensor, *ts.Tensor) {
+	h := s.maxPool(s.convBNReLU(m.conv0, m.norm0, x, train), 3, 2, 1, false)
 	for i, block := range m.blocks {
-		in := h
-		h = t.on(func() (*ts.Tensor, error) { return denseBlockForward(block, in, train) })
+		h = s.Do(func() (*ts.Tensor, error) { return denseBlockForward(m.blockNames[i], block, h, train) })
 		if i < len(m.transitions) {
 			tr := m.transitions[i]
-			h = t.avgPool(t.conv(tr.conv, t.relu(t.bn(tr.norm, h, train))), 2, 2, 0)
+			h = s.avgPool(s.Apply(tr.conv, s.Relu(s.bn(tr.norm, h, train))), 2, 2, 0)
 		}
 	}
-	feats := t.gap(t.relu(t.bn(m.norm5, h, train)))
-	return t.linear(m.classifier, feats), feats
+	feats := s.gap(s.Relu(s.bn(m.norm5, h, train)))
+	return s.Apply(m.classifier, feats), feats
 }
 
 // ------------------------------------------------------------ SqueezeNet
@@ -246,20 +249,20 @@ func newSqueezeNet(r *registry, p *nn.Path, classes int64) *squeezeNet {
 	return m
 }
 
-func (m *squeezeNet) forward(t *tape, x *ts.Tensor, train bool) (*ts.Tensor, *ts.Tensor) {
-	h := t.relu(t.conv(m.conv0, x))
+func (m *squeezeNet) forward(s scope, x *ts.Tensor, train bool) (*ts.Tensor, *ts.Tensor) {
+	h := s.Relu(s.Apply(m.conv0, x))
 	for _, l := range m.layers {
 		switch l := l.(type) {
 		case string:
-			h = t.maxPool(h, 3, 2, 0, true)
+			h = s.maxPool(h, 3, 2, 0, true)
 		case *fire:
-			s := t.relu(t.conv(l.squeeze, h))
-			h = t.cat(1, t.relu(t.conv(l.expand1, s)), t.relu(t.conv(l.expand3, s)))
+			sqz := s.Relu(s.Apply(l.squeeze, h))
+			h = s.Cat(1, s.Relu(s.Apply(l.expand1, sqz)), s.Relu(s.Apply(l.expand3, sqz)))
 		}
 	}
-	feats := t.gap(h)
+	feats := s.gap(h)
 	// classifier: dropout, final 1×1 conv, ReLU, global average pooling.
-	logits := t.gap(t.relu(t.conv(m.finalConv, t.dropout(h, 0.5, train))))
+	logits := s.gap(s.Relu(s.Apply(m.finalConv, s.Dropout(h, 0.5, train))))
 	return logits, feats
 }
 
@@ -275,14 +278,16 @@ func (r *registry) basicConv(p *nn.Path, in, out int64, k, s, pad []int64) *basi
 	return &basicConv{conv: r.conv(p.Sub("conv"), in, out, k, s, pad, false, truncNormalInit(0.1)), bn: r.batchNorm(p.Sub("bn"), out, 0.001)}
 }
 
-func (t *tape) bc(c *basicConv, x *ts.Tensor, train bool) *ts.Tensor {
-	return t.convBNReLU(c.conv, c.bn, x, train)
+// bc is Inception's conv + batch norm + ReLU.
+func (s scope) bc(c *basicConv, x *ts.Tensor, train bool) *ts.Tensor {
+	return s.convBNReLU(c.conv, c.bn, x, train)
 }
 
 // inceptionBlock is one Mixed_* block: named branches of basicConvs applied
 // in sequence, optional pooling branches, concatenated on channels.
 type inceptionBlock struct {
-	kind     byte // 'A'..'E'
+	name     string // "Mixed_5b"
+	kind     byte   // 'A'..'E'
 	convs    map[string]*basicConv
 	channels int64 // output channels
 }
@@ -318,7 +323,7 @@ func newInceptionV3(r *registry, p *nn.Path, classes int64) *inceptionV3 {
 	}
 	add := func(name string, kind byte, out int64, specs []cspec) {
 		bp := p.Sub(name)
-		b := &inceptionBlock{kind: kind, convs: map[string]*basicConv{}, channels: out}
+		b := &inceptionBlock{name: r.path(bp), kind: kind, convs: map[string]*basicConv{}, channels: out}
 		for _, s := range specs {
 			b.convs[s.name] = r.basicConv(bp.Sub(s.name), s.in, s.out, k(s.kh, s.kw), sq(s.stride), k(s.ph, s.pw))
 		}
@@ -375,52 +380,51 @@ func newInceptionV3(r *registry, p *nn.Path, classes int64) *inceptionV3 {
 
 // forward of one Mixed block.
 func (b *inceptionBlock) forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	t := &tape{}
-	c := func(name string, x *ts.Tensor) *ts.Tensor { return t.bc(b.convs[name], x, train) }
+	s := newScope(b.name)
+	c := func(name string, x *ts.Tensor) *ts.Tensor { return s.bc(b.convs[name], x, train) }
 	chain := func(x *ts.Tensor, names ...string) *ts.Tensor {
 		for _, n := range names {
 			x = c(n, x)
 		}
 		return x
 	}
-	pool := func() *ts.Tensor { return c("branch_pool", t.avgPool(x, 3, 1, 1)) }
+	pool := func() *ts.Tensor { return c("branch_pool", s.avgPool(x, 3, 1, 1)) }
 	var out *ts.Tensor
 	switch b.kind {
 	case 'A':
-		out = t.cat(1, c("branch1x1", x), chain(x, "branch5x5_1", "branch5x5_2"),
+		out = s.Cat(1, c("branch1x1", x), chain(x, "branch5x5_1", "branch5x5_2"),
 			chain(x, "branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"), pool())
 	case 'B':
-		out = t.cat(1, c("branch3x3", x), chain(x, "branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"), t.maxPool(x, 3, 2, 0, false))
+		out = s.Cat(1, c("branch3x3", x), chain(x, "branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"), s.maxPool(x, 3, 2, 0, false))
 	case 'C':
-		out = t.cat(1, c("branch1x1", x), chain(x, "branch7x7_1", "branch7x7_2", "branch7x7_3"),
+		out = s.Cat(1, c("branch1x1", x), chain(x, "branch7x7_1", "branch7x7_2", "branch7x7_3"),
 			chain(x, "branch7x7dbl_1", "branch7x7dbl_2", "branch7x7dbl_3", "branch7x7dbl_4", "branch7x7dbl_5"), pool())
 	case 'D':
-		out = t.cat(1, chain(x, "branch3x3_1", "branch3x3_2"),
-			chain(x, "branch7x7x3_1", "branch7x7x3_2", "branch7x7x3_3", "branch7x7x3_4"), t.maxPool(x, 3, 2, 0, false))
+		out = s.Cat(1, chain(x, "branch3x3_1", "branch3x3_2"),
+			chain(x, "branch7x7x3_1", "branch7x7x3_2", "branch7x7x3_3", "branch7x7x3_4"), s.maxPool(x, 3, 2, 0, false))
 	case 'E':
 		b3 := c("branch3x3_1", x)
 		d3 := chain(x, "branch3x3dbl_1", "branch3x3dbl_2")
-		out = t.cat(1, c("branch1x1", x),
+		out = s.Cat(1, c("branch1x1", x),
 			c("branch3x3_2a", b3), c("branch3x3_2b", b3),
 			c("branch3x3dbl_3a", d3), c("branch3x3dbl_3b", d3), pool())
 	default:
 		return nil, fmt.Errorf("inception: unknown block kind %c", b.kind)
 	}
-	return t.keep(out)
+	return s.Keep(out)
 }
 
-func (m *inceptionV3) forward(t *tape, x *ts.Tensor, train bool) (*ts.Tensor, *ts.Tensor) {
-	h := t.bc(m.stem[0], x, train)
-	h = t.bc(m.stem[1], h, train)
-	h = t.maxPool(t.bc(m.stem[2], h, train), 3, 2, 0, false)
-	h = t.bc(m.stem[3], h, train)
-	h = t.maxPool(t.bc(m.stem[4], h, train), 3, 2, 0, false)
+func (m *inceptionV3) forward(s scope, x *ts.Tensor, train bool) (*ts.Tensor, *ts.Tensor) {
+	h := s.bc(m.stem[0], x, train)
+	h = s.bc(m.stem[1], h, train)
+	h = s.maxPool(s.bc(m.stem[2], h, train), 3, 2, 0, false)
+	h = s.bc(m.stem[3], h, train)
+	h = s.maxPool(s.bc(m.stem[4], h, train), 3, 2, 0, false)
 	for _, b := range m.blocks {
-		in := h
-		h = t.on(func() (*ts.Tensor, error) { return b.forward(in, train) })
+		h = s.Do(func() (*ts.Tensor, error) { return b.forward(h, train) })
 	}
-	feats := t.gap(h)
-	return t.linear(m.fc, t.dropout(feats, 0.5, train)), feats
+	feats := s.gap(h)
+	return s.Apply(m.fc, s.Dropout(feats, 0.5, train)), feats
 }
 
 // ---------------------------------------------------------------- VGG-16
@@ -453,19 +457,19 @@ func newVGG16(r *registry, p *nn.Path, classes int64) *vgg {
 	return m
 }
 
-func (m *vgg) forward(t *tape, x *ts.Tensor, train bool) (*ts.Tensor, *ts.Tensor) {
+func (m *vgg) forward(s scope, x *ts.Tensor, train bool) (*ts.Tensor, *ts.Tensor) {
 	h := x
 	for _, c := range m.convs {
 		if c == nil {
-			h = t.maxPool(h, 2, 2, 0, false)
+			h = s.maxPool(h, 2, 2, 0, false)
 		} else {
-			h = t.relu(t.conv(c, h))
+			h = s.Relu(s.Apply(c, h))
 		}
 	}
 	// torchvision's AdaptiveAvgPool2d((7, 7)): below 224 px it repeats the
 	// small map, so the 512·7·7 classifier keeps its shape.
-	h = t.flatten(t.adaptiveAvg(h, 7, 7))
-	h = t.dropout(t.relu(t.linear(m.fc[0], h)), 0.5, train)
-	feats := t.dropout(t.relu(t.linear(m.fc[1], h)), 0.5, train)
-	return t.linear(m.fc[2], feats), feats
+	h = s.Flatten(s.adaptiveAvg(h, 7, 7), 1, -1)
+	h = s.Dropout(s.Relu(s.Apply(m.fc[0], h)), 0.5, train)
+	feats := s.Dropout(s.Relu(s.Apply(m.fc[1], h)), 0.5, train)
+	return s.Apply(m.fc[2], feats), feats
 }

@@ -122,32 +122,10 @@ type split struct {
 // FitGBDT fits the ensemble to rows X (equal lengths, no NaN) and labels y
 // in [0, classes).
 func FitGBDT(X [][]float32, y []int, classes int, p GBDTParams) (*GBDT, error) {
-	if len(X) == 0 || len(X) != len(y) {
-		return nil, fmt.Errorf("gbdt: %d rows and %d labels", len(X), len(y))
-	}
-	if classes < 2 || p.Rounds < 1 || p.Depth < 1 || p.Bins < 2 || p.Bins > 65535 || !(p.LearningRate > 0) {
-		return nil, fmt.Errorf("gbdt: bad parameters %+v for %d classes", p, classes)
-	}
-	if p.MinLeaf < 1 {
-		p.MinLeaf = 1
-	}
-	if p.Workers <= 0 {
-		p.Workers = 2
+	if err := checkGBDTInput(X, y, classes, &p); err != nil {
+		return nil, err
 	}
 	n := len(X)
-	for i, row := range X {
-		if len(row) != len(X[0]) {
-			return nil, fmt.Errorf("gbdt: row %d has %d features, want %d", i, len(row), len(X[0]))
-		}
-		for _, v := range row {
-			if math.IsNaN(float64(v)) {
-				return nil, errors.New("gbdt: NaN feature")
-			}
-		}
-		if y[i] < 0 || y[i] >= classes {
-			return nil, fmt.Errorf("gbdt: label %d of row %d outside [0, %d)", y[i], i, classes)
-		}
-	}
 	m := &GBDT{Classes: classes, LearningRate: p.LearningRate, Init: make([]float64, classes)}
 	counts := make([]float64, classes)
 	for _, c := range y {
@@ -179,25 +157,7 @@ func FitGBDT(X [][]float32, y []int, classes int, p GBDTParams) (*GBDT, error) {
 				}
 				resid[i] = yk - prob[i][k]
 			}
-			tree, leafOf := growTree(bx, resid, p)
-			// Newton step per leaf.
-			num := make([]float64, len(tree.Value))
-			den := make([]float64, len(tree.Value))
-			for i, l := range leafOf {
-				num[l] += resid[i]
-				pk := prob[i][k]
-				den[l] += pk * (1 - pk)
-			}
-			for l := range tree.Value {
-				if tree.Feature[l] >= 0 {
-					continue
-				}
-				v := 0.0
-				if math.Abs(den[l]) >= 1e-150 {
-					v = num[l] * float64(classes-1) / float64(classes) / den[l]
-				}
-				tree.Value[l] = v
-			}
+			tree, leafOf := fitClassTree(bx, resid, prob, k, classes, p)
 			for i, l := range leafOf {
 				raw[i][k] += p.LearningRate * tree.Value[l]
 			}
@@ -206,6 +166,61 @@ func FitGBDT(X [][]float32, y []int, classes int, p GBDTParams) (*GBDT, error) {
 		m.Trees = append(m.Trees, trees)
 	}
 	return m, nil
+}
+
+// checkGBDTInput validates the data and parameters and fills p's defaults.
+func checkGBDTInput(X [][]float32, y []int, classes int, p *GBDTParams) error {
+	if len(X) == 0 || len(X) != len(y) {
+		return fmt.Errorf("gbdt: %d rows and %d labels", len(X), len(y))
+	}
+	if classes < 2 || p.Rounds < 1 || p.Depth < 1 || p.Bins < 2 || p.Bins > 65535 || !(p.LearningRate > 0) {
+		return fmt.Errorf("gbdt: bad parameters %+v for %d classes", *p, classes)
+	}
+	if p.MinLeaf < 1 {
+		p.MinLeaf = 1
+	}
+	if p.Workers <= 0 {
+		p.Workers = 2
+	}
+	for i, row := range X {
+		if len(row) != len(X[0]) {
+			return fmt.Errorf("gbdt: row %d has %d features, want %d", i, len(row), len(X[0]))
+		}
+		for _, v := range row {
+			if math.IsNaN(float64(v)) {
+				return errors.New("gbdt: NaN feature")
+			}
+		}
+		if y[i] < 0 || y[i] >= classes {
+			return fmt.Errorf("gbdt: label %d of row %d outside [0, %d)", y[i], i, classes)
+		}
+	}
+	return nil
+}
+
+// fitClassTree grows class k's tree on the residuals and sets each leaf
+// to its Newton step, (K-1)/K · Σ resid / Σ p(1-p) over its samples; it
+// returns the tree and each sample's leaf.
+func fitClassTree(bx *binned, resid []float64, prob [][]float64, k, classes int, p GBDTParams) (Tree, []int) {
+	tree, leafOf := growTree(bx, resid, p)
+	num := make([]float64, len(tree.Value))
+	den := make([]float64, len(tree.Value))
+	for i, l := range leafOf {
+		num[l] += resid[i]
+		pk := prob[i][k]
+		den[l] += pk * (1 - pk)
+	}
+	for l := range tree.Value {
+		if tree.Feature[l] >= 0 {
+			continue
+		}
+		v := 0.0
+		if math.Abs(den[l]) >= 1e-150 {
+			v = num[l] * float64(classes-1) / float64(classes) / den[l]
+		}
+		tree.Value[l] = v
+	}
+	return tree, leafOf
 }
 
 // growTree grows a depth-limited regression tree on resid and returns it

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vbg-museum/vbg/config"
 	"github.com/vbg-museum/vbg/pretrained"
+	"github.com/vbg-museum/vbg/tensor"
 	"github.com/vbg-museum/vbg/vbg"
 )
 
@@ -124,7 +125,10 @@ func (n *Network) LoadWeightsFile(path string) (*LoadReport, error) {
 		src[name] = t
 	}
 	var rep *LoadReport
-	ts.NoGrad(func() { rep, err = n.reg.loadWeights(src) })
+	err = tensor.NoGrad(func() (err error) {
+		rep, err = n.reg.loadWeights(src)
+		return err
+	})
 	if err != nil {
 		return rep, fmt.Errorf("model.baseline.weights %s: %w", path, err)
 	}
@@ -152,7 +156,7 @@ func (n *Network) Loss(logits, labels, classWeights *ts.Tensor) (*ts.Tensor, err
 // Forward implements vbg.Network: logits [B, K], and as Fused the pooled
 // features the classifier reads.
 func (n *Network) Forward(in vbg.Inputs, train bool) (*vbg.Output, error) {
-	t := &tape{}
+	s := newScope(n.Arch.Name)
 	var logits, feats *ts.Tensor
 	switch b := n.body.(type) {
 	case imageBody:
@@ -161,19 +165,19 @@ func (n *Network) Forward(in vbg.Inputs, train bool) (*vbg.Output, error) {
 		}
 		x := in.Pixels
 		if n.minSize > 0 {
-			x = t.atLeast(x, n.minSize)
+			x = s.atLeast(x, n.minSize)
 		}
-		logits, feats = b.forward(t, x, train)
+		logits, feats = b.forward(s, x, train)
 	case textBody:
 		if in.InputIDs == nil {
 			return nil, fmt.Errorf("%s: needs input ids", n.Arch.Name)
 		}
-		logits, feats = b.forward(t, in.InputIDs, in.AttentionMask, train)
+		logits, feats = b.forward(s, in.InputIDs, in.AttentionMask, train)
 	default:
 		return nil, fmt.Errorf("%s: unknown body %T", n.Arch.Name, n.body)
 	}
-	if err := t.keepAll(logits, feats); err != nil {
-		return nil, fmt.Errorf("%s: %w", n.Arch.Name, err)
+	if err := s.KeepAll(logits, feats); err != nil {
+		return nil, err
 	}
 	if feats == logits {
 		feats = nil

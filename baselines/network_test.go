@@ -18,6 +18,7 @@ import (
 	"github.com/vbg-museum/vbg/config"
 	"github.com/vbg-museum/vbg/optim"
 	"github.com/vbg-museum/vbg/pretrained"
+	"github.com/vbg-museum/vbg/tensor"
 	"github.com/vbg-museum/vbg/vbg"
 )
 
@@ -248,5 +249,85 @@ func TestNamesMatchGotchVision(t *testing.T) {
 				t.Errorf("%s: %s is not in gotch's vision", c.arch, n)
 			}
 		}
+	}
+}
+
+// TestForwardFailsMidway gives a block deep inside each kind of network a
+// mis-shaped weight: Forward returns an error naming the network and the
+// block's checkpoint path, nothing panics and no tensor is left behind.
+func TestForwardFailsMidway(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	const B, K, vocab = 2, 3, 10
+	wrong := func(t *testing.T, shape ...int64) *ts.Tensor {
+		x, err := ts.Zeros(shape, gotch.Float, gotch.CPU)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	tests := []struct {
+		arch    string
+		size    int
+		breakIt func(t *testing.T, body any) *ts.Tensor // swaps in a bad weight, returns it
+		want    string
+	}{
+		{"resnet18", 32, func(t *testing.T, body any) *ts.Tensor {
+			c := body.(*resNet).layers[1][1].conv2
+			c.w = wrong(t, 128, 7, 3, 3)
+			return c.w
+		}, "resnet18: layer2.1: "},
+		{"densenet121", 32, func(t *testing.T, body any) *ts.Tensor {
+			c := body.(*denseNet).blocks[2][3].conv1
+			c.w = wrong(t, 128, 7, 1, 1)
+			return c.w
+		}, "densenet121: features.denseblock3: "},
+		{"inception_v3", 32, func(t *testing.T, body any) *ts.Tensor {
+			c := body.(*inceptionV3).blocks[4].convs["branch7x7_2"].conv
+			c.w = wrong(t, 7, 7, 1, 7)
+			return c.w
+		}, "inception_v3: Mixed_6b: "},
+		{"swin_t", 16, func(t *testing.T, body any) *ts.Tensor {
+			l := body.(*swinT).stages[1][1].qkv
+			l.w = wrong(t, 96, 7)
+			return l.w
+		}, "swin_t: features.3.1: attn: "},
+		{"textcnn", 0, func(t *testing.T, body any) *ts.Tensor {
+			l := body.(*textCNN).fc
+			l.w = wrong(t, 3, 7)
+			return l.w
+		}, "textcnn: "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.arch, func(t *testing.T) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			cfg := tinyConfig(t, tc.arch, max(tc.size, 16))
+			net, err := NewNetwork(nn.NewVarStore(gotch.CPU).Root(), cfg, vocab, K)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, labels := fixedBatch(t, B, max(tc.size, 16), K, vocab)
+			defer tensor.Drop(in.Pixels, in.InputIDs, in.AttentionMask, labels)
+			// A first pass fills Swin's cache of shifted-window masks.
+			out, err := net.Forward(in, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out.Drop()
+			defer tensor.Drop(tc.breakIt(t, net.body))
+			defer tensor.Settle()()
+			before := tensor.Live()
+			out, err = net.Forward(in, true)
+			if err == nil {
+				out.Drop()
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one starting %q", err, tc.want)
+			}
+			if n := tensor.Live() - before; n != 0 {
+				t.Errorf("%d tensors leaked", n)
+			}
+		})
 	}
 }

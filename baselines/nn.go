@@ -10,19 +10,10 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/vbg-museum/vbg/layers"
+	"github.com/vbg-museum/vbg/tensor"
 )
-
-// none is an absent optional tensor (libtorch's None).
-var none = ts.FromCtensor(nil)
-
-// drop frees the tensors that are not nil.
-func drop(xs ...*ts.Tensor) {
-	for _, x := range xs {
-		if x != nil {
-			_ = x.Drop()
-		}
-	}
-}
 
 // initFn fills a freshly created parameter in place (on a detached alias, so
 // nothing is recorded by autograd).
@@ -94,6 +85,10 @@ func (r *registry) name(p *nn.Path, name string) string {
 	return full
 }
 
+// path is p's own checkpoint name relative to the model root ("layer2.1"),
+// the name of a block's scope.
+func (r *registry) path(p *nn.Path) string { return strings.TrimSuffix(r.name(p, ""), ".") }
+
 // fail records the first error.
 func (r *registry) fail(err error) {
 	if r.err == nil && err != nil {
@@ -123,7 +118,7 @@ func (r *registry) param(p *nn.Path, name string, dims []int64, ini initFn, trai
 		d, err := t.Detach(false)
 		if err == nil {
 			err = ini(d)
-			drop(d)
+			tensor.Drop(d)
 		}
 		if err != nil {
 			r.fail(fmt.Errorf("init %s: %w", key, err))
@@ -160,10 +155,11 @@ func (r *registry) conv(p *nn.Path, in, out int64, kernel, stride, padding []int
 // sq is a square size pair.
 func sq(k int64) []int64 { return []int64{k, k} }
 
-func (c *conv) forward(x *ts.Tensor) (*ts.Tensor, error) {
+// Forward implements layers.Module.
+func (c *conv) Forward(x *ts.Tensor) (*ts.Tensor, error) {
 	b := c.b
 	if b == nil {
-		b = none
+		b = tensor.None
 	}
 	return ts.Conv2d(x, c.w, b, c.stride, c.padding, []int64{1, 1}, 1)
 }
@@ -208,10 +204,11 @@ func (r *registry) linear(p *nn.Path, in, out int64, bias bool, wInit, bInit ini
 	return l
 }
 
-func (l *linear) forward(x *ts.Tensor) (*ts.Tensor, error) {
+// Forward implements layers.Module.
+func (l *linear) Forward(x *ts.Tensor) (*ts.Tensor, error) {
 	b := l.b
 	if b == nil {
-		b = none
+		b = tensor.None
 	}
 	return ts.Linear(x, l.w, b)
 }
@@ -226,150 +223,63 @@ func (r *registry) layerNorm(p *nn.Path, dim int64) *layerNorm {
 	return &layerNorm{w: r.param(p, "weight", []int64{dim}, constInit(1), true), b: r.param(p, "bias", []int64{dim}, constInit(0), true), dim: dim}
 }
 
-func (n *layerNorm) forward(x *ts.Tensor) (*ts.Tensor, error) {
+// Forward implements layers.Module.
+func (n *layerNorm) Forward(x *ts.Tensor) (*ts.Tensor, error) {
 	return ts.LayerNorm(x, []int64{n.dim}, n.w, n.b, 1e-5, false)
 }
 
-// tape runs a chain of tensor operations: it keeps every intermediate
-// result, remembers the first error and skips the operations after it, and
-// frees the intermediates at the end (keep returns the one result that
-// survives).
-type tape struct {
-	err   error
-	owned []*ts.Tensor
-}
+// scope is a layers.Scope with the operations of the baseline networks
+// that package layers has no use for (batch norm in a mode, pooling).
+// Like every Scope operation they record their result and are skipped
+// after the first error.
+type scope struct{ *layers.Scope }
 
-// add records the result of an operation.
-func (t *tape) add(x *ts.Tensor, err error) *ts.Tensor {
-	if err != nil {
-		if t.err == nil {
-			t.err = err
-		}
-		drop(x)
-		return nil
-	}
-	t.owned = append(t.owned, x)
-	return x
-}
+// newScope starts a scope whose errors are wrapped with name.
+func newScope(name string) scope { return scope{layers.NewScope(name)} }
 
-// on runs f when no error happened yet and records its result.
-func (t *tape) on(f func() (*ts.Tensor, error)) *ts.Tensor {
-	if t.err != nil {
-		return nil
-	}
-	return t.add(f())
-}
-
-// keep frees every intermediate except x and returns x with the first error
-// (x is freed too when there was an error).
-func (t *tape) keep(x *ts.Tensor) (*ts.Tensor, error) {
-	if err := t.keepAll(x); err != nil {
-		return nil, err
-	}
-	return x, nil
-}
-
-// keepAll frees every intermediate except xs and returns the first error
-// (xs are freed too when there was one).
-func (t *tape) keepAll(xs ...*ts.Tensor) error {
-	kept := map[*ts.Tensor]bool{}
-	for _, x := range xs {
-		kept[x] = true
-	}
-	for _, o := range t.owned {
-		if !kept[o] || t.err != nil {
-			drop(o)
-		}
-	}
-	t.owned = nil
-	return t.err
-}
-
-// release frees every intermediate.
-func (t *tape) release() { _ = t.keepAll() }
-
-// The operations below skip (returning nil) after an error.
-
-func (t *tape) conv(c *conv, x *ts.Tensor) *ts.Tensor {
-	return t.on(func() (*ts.Tensor, error) { return c.forward(x) })
-}
-
-func (t *tape) bn(n *batchNorm, x *ts.Tensor, train bool) *ts.Tensor {
-	return t.on(func() (*ts.Tensor, error) { return n.forward(x, train) })
-}
-
-func (t *tape) linear(l *linear, x *ts.Tensor) *ts.Tensor {
-	return t.on(func() (*ts.Tensor, error) { return l.forward(x) })
-}
-
-func (t *tape) ln(n *layerNorm, x *ts.Tensor) *ts.Tensor {
-	return t.on(func() (*ts.Tensor, error) { return n.forward(x) })
-}
-
-func (t *tape) relu(x *ts.Tensor) *ts.Tensor {
-	return t.on(func() (*ts.Tensor, error) { return x.Relu(false) })
-}
-
-func (t *tape) gelu(x *ts.Tensor) *ts.Tensor {
-	return t.on(func() (*ts.Tensor, error) { return x.Gelu("none", false) })
+// bn is batch norm n on x, with batch statistics when train.
+func (s scope) bn(n *batchNorm, x *ts.Tensor, train bool) *ts.Tensor {
+	return s.Do(func() (*ts.Tensor, error) { return n.forward(x, train) })
 }
 
 // convBNReLU is relu(bn(conv(x))).
-func (t *tape) convBNReLU(c *conv, n *batchNorm, x *ts.Tensor, train bool) *ts.Tensor {
-	return t.relu(t.bn(n, t.conv(c, x), train))
+func (s scope) convBNReLU(c *conv, n *batchNorm, x *ts.Tensor, train bool) *ts.Tensor {
+	return s.Relu(s.bn(n, s.Apply(c, x), train))
 }
 
-func (t *tape) maxPool(x *ts.Tensor, k, s, p int64, ceil bool) *ts.Tensor {
-	return t.on(func() (*ts.Tensor, error) { return x.MaxPool2d(sq(k), sq(s), sq(p), sq(1), ceil, false) })
+// gelu is the exact (erf) GELU.
+func (s scope) gelu(x *ts.Tensor) *ts.Tensor {
+	return s.Do(func() (*ts.Tensor, error) { return x.Gelu("none", false) })
 }
 
-func (t *tape) avgPool(x *ts.Tensor, k, s, p int64) *ts.Tensor {
-	return t.on(func() (*ts.Tensor, error) { return x.AvgPool2d(sq(k), sq(s), sq(p), false, true, nil, false) })
+func (s scope) maxPool(x *ts.Tensor, k, st, p int64, ceil bool) *ts.Tensor {
+	return s.Do(func() (*ts.Tensor, error) { return x.MaxPool2d(sq(k), sq(st), sq(p), sq(1), ceil, false) })
 }
 
-// gap is global average pooling [B, C, H, W] -> [B, C].
-func (t *tape) gap(x *ts.Tensor) *ts.Tensor {
-	return t.on(func() (*ts.Tensor, error) { return x.MeanDim([]int64{2, 3}, false, gotch.Float, false) })
+func (s scope) avgPool(x *ts.Tensor, k, st, p int64) *ts.Tensor {
+	return s.Do(func() (*ts.Tensor, error) { return x.AvgPool2d(sq(k), sq(st), sq(p), false, true, nil, false) })
 }
 
-func (t *tape) adaptiveAvg(x *ts.Tensor, h, w int64) *ts.Tensor {
-	return t.on(func() (*ts.Tensor, error) { return x.AdaptiveAvgPool2d([]int64{h, w}, false) })
+// gap is global average pooling [B, C, H, W] -> [B, C] (in float32, also
+// under autocast).
+func (s scope) gap(x *ts.Tensor) *ts.Tensor {
+	return s.Do(func() (*ts.Tensor, error) { return x.MeanDim([]int64{2, 3}, false, gotch.Float, false) })
 }
 
-func (t *tape) cat(dim int64, xs ...*ts.Tensor) *ts.Tensor {
-	return t.on(func() (*ts.Tensor, error) { return ts.Cat(xs, dim) })
-}
-
-func (t *tape) addT(a, b *ts.Tensor) *ts.Tensor {
-	return t.on(func() (*ts.Tensor, error) { return a.Add(b, false) })
-}
-
-func (t *tape) flatten(x *ts.Tensor) *ts.Tensor {
-	return t.on(func() (*ts.Tensor, error) { return x.Flatten(1, -1, false) })
-}
-
-func (t *tape) dropout(x *ts.Tensor, p float64, train bool) *ts.Tensor {
-	if !train || p == 0 {
-		return x
-	}
-	return t.on(func() (*ts.Tensor, error) { return ts.Dropout(x, p, true) })
+func (s scope) adaptiveAvg(x *ts.Tensor, h, w int64) *ts.Tensor {
+	return s.Do(func() (*ts.Tensor, error) { return x.AdaptiveAvgPool2d([]int64{h, w}, false) })
 }
 
 // atLeast upsamples x [B, C, H, W] bilinearly to min×min when it is
 // smaller, for networks whose valid convolutions need a minimum input size.
-func (t *tape) atLeast(x *ts.Tensor, min int64) *ts.Tensor {
-	if t.err != nil {
-		return nil
-	}
-	size, err := x.Size()
-	if err != nil {
-		t.err = err
-		return nil
-	}
-	if size[2] >= min && size[3] >= min {
+func (s scope) atLeast(x *ts.Tensor, min int64) *ts.Tensor {
+	size := s.Shape(x, 4)
+	if size == nil || (size[2] >= min && size[3] >= min) {
 		return x
 	}
-	return t.add(x.UpsampleBilinear2d([]int64{max(min, size[2]), max(min, size[3])}, false, nil, nil, false))
+	return s.Do(func() (*ts.Tensor, error) {
+		return x.UpsampleBilinear2d([]int64{max(min, size[2]), max(min, size[3])}, false, nil, nil, false)
+	})
 }
 
 // crossEntropy is the mean softmax cross-entropy of logits [B, K] against
@@ -377,7 +287,7 @@ func (t *tape) atLeast(x *ts.Tensor, min int64) *ts.Tensor {
 func crossEntropy(logits, labels, weights *ts.Tensor) (*ts.Tensor, error) {
 	w := weights
 	if w == nil {
-		w = none
+		w = tensor.None
 	}
 	l, err := logits.CrossEntropyLoss(labels, w, 1, -100, 0, false)
 	if err != nil {
@@ -434,7 +344,7 @@ func (r *registry) loadWeights(src map[string]*ts.Tensor) (*LoadReport, error) {
 			errs = append(errs, fmt.Errorf("%s: shape %v in the file, %v in the model", n, ss, ds))
 			continue
 		}
-		if err := copyInto(dst, s); err != nil {
+		if err := tensor.CopyInto(dst, s); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", n, err))
 			continue
 		}
@@ -450,32 +360,4 @@ func (r *registry) loadWeights(src map[string]*ts.Tensor) (*LoadReport, error) {
 		errs = append(errs, fmt.Errorf("%d tensors missing from the file (first: %s)", len(missing), missing[0]))
 	}
 	return rep, errors.Join(errs...)
-}
-
-// copyInto copies src into the variable dst without recording autograd.
-func copyInto(dst, src *ts.Tensor) error {
-	d, err := dst.Detach(false)
-	if err != nil {
-		return err
-	}
-	defer drop(d)
-	dev, err := dst.Device()
-	if err != nil {
-		return err
-	}
-	s, err := src.To(dev, false)
-	if err != nil {
-		return err
-	}
-	defer drop(s)
-	if s.DType() != d.DType() {
-		c, err := s.Totype(d.DType(), false)
-		if err != nil {
-			return err
-		}
-		defer drop(c)
-		s = c
-	}
-	d.Copy_(s) // shapes and dtypes match; gotch's Copy_ exits only on a libtorch error
-	return nil
 }

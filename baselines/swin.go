@@ -10,6 +10,8 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vbg-museum/vbg/config"
+	"github.com/vbg-museum/vbg/layers"
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // Swin Transformer V1 (Liu et al., 2021), the paper's "SWIM-ViT": patch
@@ -21,6 +23,7 @@ import (
 // multiple of the window, and a map no larger than the window is not shifted.
 
 type swinBlock struct {
+	name         string // "features.1.0"
 	norm1, norm2 *layerNorm
 	qkv, proj    *linear
 	mlp0, mlp3   *linear
@@ -34,6 +37,7 @@ type swinBlock struct {
 }
 
 type patchMerging struct {
+	name      string // "features.2"
 	norm      *layerNorm
 	reduction *linear
 }
@@ -78,6 +82,7 @@ func buildSwin(r *registry, p *nn.Path, cfg *config.Config, _, classes int) (any
 			bp := sp.Sub(strconv.Itoa(i))
 			hidden := int64(math.Round(float64(dim) * c.MLPRatio))
 			b := &swinBlock{
+				name:  r.path(bp),
 				norm1: r.layerNorm(bp.Sub("norm1"), dim),
 				qkv:   lin(bp.Sub("attn").Sub("qkv"), dim, 3*dim, true),
 				proj:  lin(bp.Sub("attn").Sub("proj"), dim, dim, true),
@@ -99,7 +104,7 @@ func buildSwin(r *registry, p *nn.Path, cfg *config.Config, _, classes int) (any
 		}
 		if s < 3 {
 			mp := fp.Sub(strconv.Itoa(2 + 2*s))
-			m.merges[s] = &patchMerging{norm: r.layerNorm(mp.Sub("norm"), 4*dim), reduction: lin(mp.Sub("reduction"), 4*dim, 2*dim, false)}
+			m.merges[s] = &patchMerging{name: r.path(mp), norm: r.layerNorm(mp.Sub("norm"), 4*dim), reduction: lin(mp.Sub("reduction"), 4*dim, 2*dim, false)}
 			dim *= 2
 		}
 	}
@@ -122,15 +127,7 @@ func relativeIndex(M int64, dev gotch.Device) (*ts.Tensor, error) {
 			idx[i*n+j] = dh*(2*M-1) + dw
 		}
 	}
-	t, err := ts.NewTensorFromData(idx, []int64{n * n})
-	if err != nil {
-		return nil, err
-	}
-	if dev == gotch.CPU {
-		return t, nil
-	}
-	defer drop(t)
-	return t.To(dev, false)
+	return tensor.FromSlice(idx, []int64{n * n}, dev)
 }
 
 // shiftMask is the additive mask [nW, N, N] that keeps tokens of different
@@ -167,16 +164,9 @@ func (b *swinBlock) shiftMask(H, W int64, dev gotch.Device) (*ts.Tensor, error) 
 			}
 		}
 	}
-	t, err := ts.NewTensorFromData(vals, []int64{1, nW, 1, N, N})
+	t, err := tensor.FromSlice(vals, []int64{1, nW, 1, N, N}, dev)
 	if err != nil {
 		return nil, err
-	}
-	if dev != gotch.CPU {
-		d, err := t.To(dev, true)
-		if err != nil {
-			return nil, err
-		}
-		t = d
 	}
 	b.masks[[2]int64{H, W}] = t
 	return t, nil
@@ -184,17 +174,17 @@ func (b *swinBlock) shiftMask(H, W int64, dev gotch.Device) (*ts.Tensor, error) 
 
 // attention is shifted-window multi-head self-attention on x [B, H, W, C].
 func (b *swinBlock) attention(x *ts.Tensor) (*ts.Tensor, error) {
-	size, err := x.Size()
-	if err != nil {
-		return nil, err
+	s := newScope("attn")
+	size := s.Shape(x, 4)
+	if s.Failed() {
+		return s.Keep(nil)
 	}
 	B, H, W, C := size[0], size[1], size[2], size[3]
 	M := b.window
 	padB, padR := (M-H%M)%M, (M-W%M)%M
-	t := &tape{}
 	h := x
 	if padB > 0 || padR > 0 {
-		h = t.on(func() (*ts.Tensor, error) { return x.ConstantPadNd([]int64{0, 0, 0, padR, 0, padB}, false) })
+		h = s.Do(func() (*ts.Tensor, error) { return x.ConstantPadNd([]int64{0, 0, 0, padR, 0, padB}, false) })
 	}
 	PH, PW := H+padB, W+padR
 	shift := b.shift
@@ -202,81 +192,63 @@ func (b *swinBlock) attention(x *ts.Tensor) (*ts.Tensor, error) {
 		shift = 0
 	}
 	if shift > 0 {
-		in := h
-		h = t.on(func() (*ts.Tensor, error) { return in.Roll([]int64{-shift, -shift}, []int64{1, 2}, false) })
+		h = roll(s, h, -shift)
 	}
 	nW := (PH / M) * (PW / M)
 	N := M * M
 	// Partition: [B, PH/M, M, PW/M, M, C] -> [B·nW, M², C].
-	h = t.on(func() (*ts.Tensor, error) { return h.View([]int64{B, PH / M, M, PW / M, M, C}, false) })
-	h = t.on(func() (*ts.Tensor, error) { return h.Permute([]int64{0, 1, 3, 2, 4, 5}, false) })
-	h = t.on(func() (*ts.Tensor, error) { return h.Reshape([]int64{B * nW, N, C}, false) })
+	h = s.Reshape(s.Permute(s.View(h, B, PH/M, M, PW/M, M, C), 0, 1, 3, 2, 4, 5), B*nW, N, C)
 	hd := C / b.heads
-	qkv := t.linear(b.qkv, h)
-	qkv = t.on(func() (*ts.Tensor, error) { return qkv.Reshape([]int64{B * nW, N, 3, b.heads, hd}, false) })
-	qkv = t.on(func() (*ts.Tensor, error) { return qkv.Permute([]int64{2, 0, 3, 1, 4}, false) })
-	q := t.on(func() (*ts.Tensor, error) { return qkv.Select(0, 0, false) })
-	k := t.on(func() (*ts.Tensor, error) { return qkv.Select(0, 1, false) })
-	v := t.on(func() (*ts.Tensor, error) { return qkv.Select(0, 2, false) })
-	q = t.on(func() (*ts.Tensor, error) { return q.MulScalar(ts.FloatScalar(1/math.Sqrt(float64(hd))), false) })
-	kt := t.on(func() (*ts.Tensor, error) { return k.Transpose(-2, -1, false) })
-	attn := t.on(func() (*ts.Tensor, error) { return q.Matmul(kt, false) })
-	// Relative position bias [1, heads, N, N].
-	bias := t.on(func() (*ts.Tensor, error) { return b.table.IndexSelect(0, b.index, false) })
-	bias = t.on(func() (*ts.Tensor, error) { return bias.View([]int64{N, N, b.heads}, false) })
-	bias = t.on(func() (*ts.Tensor, error) { return bias.Permute([]int64{2, 0, 1}, false) })
-	attn = t.addT(attn, bias)
-	if shift > 0 && t.err == nil {
-		dev, err := x.Device()
-		if err != nil {
-			t.release()
-			return nil, err
-		}
-		mask, err := b.shiftMask(PH, PW, dev)
-		if err != nil {
-			t.release()
-			return nil, err
-		}
-		attn = t.on(func() (*ts.Tensor, error) { return attn.View([]int64{B, nW, b.heads, N, N}, false) })
-		attn = t.addT(attn, mask)
-		attn = t.on(func() (*ts.Tensor, error) { return attn.View([]int64{B * nW, b.heads, N, N}, false) })
+	// Heads per window: q, k, v [B, nW, heads, N, hd].
+	qkv := s.Permute(s.Reshape(s.Apply(b.qkv, h), B, nW, N, 3, b.heads, hd), 3, 0, 1, 4, 2, 5)
+	q, k, v := s.Select(qkv, 0, 0), s.Select(qkv, 0, 1), s.Select(qkv, 0, 2)
+	// The additive mask: the relative position bias [heads, N, N] and, in a
+	// shifted window, the shift mask [nW, 1, N, N] between its regions.
+	bias := s.Do(func() (*ts.Tensor, error) { return b.table.IndexSelect(0, b.index, false) })
+	mask := s.Permute(s.View(bias, N, N, b.heads), 2, 0, 1)
+	if shift > 0 && !s.Failed() {
+		regions, err := b.maskFor(x, PH, PW) // cached by the block, not owned by s
+		s.Fail(err)
+		mask = s.Add(s.View(regions, nW, 1, N, N), mask)
 	}
-	attn = t.on(func() (*ts.Tensor, error) { return attn.Softmax(-1, attn.DType(), false) })
-	o := t.on(func() (*ts.Tensor, error) { return attn.Matmul(v, false) })
-	o = t.on(func() (*ts.Tensor, error) { return o.Transpose(1, 2, false) })
-	o = t.on(func() (*ts.Tensor, error) { return o.Reshape([]int64{B * nW, N, C}, false) })
-	o = t.linear(b.proj, o)
+	// softmax(q·kᵀ/√hd + mask)·v, the attention every VBG layer computes.
+	o, _ := s.Attention(q, k, v, layers.MaskLike(s.Scope, mask, q), layers.AttentionOptions{})
+	o = s.Apply(b.proj, s.Reshape(s.Transpose(o, 2, 3), B*nW, N, C))
 	// Reverse: [B, PH/M, PW/M, M, M, C] -> [B, PH, PW, C].
-	o = t.on(func() (*ts.Tensor, error) { return o.View([]int64{B, PH / M, PW / M, M, M, C}, false) })
-	o = t.on(func() (*ts.Tensor, error) { return o.Permute([]int64{0, 1, 3, 2, 4, 5}, false) })
-	o = t.on(func() (*ts.Tensor, error) { return o.Reshape([]int64{B, PH, PW, C}, false) })
+	o = s.Reshape(s.Permute(s.View(o, B, PH/M, PW/M, M, M, C), 0, 1, 3, 2, 4, 5), B, PH, PW, C)
 	if shift > 0 {
-		in := o
-		o = t.on(func() (*ts.Tensor, error) { return in.Roll([]int64{shift, shift}, []int64{1, 2}, false) })
+		o = roll(s, o, shift)
 	}
 	if padB > 0 || padR > 0 {
-		in := o
-		o = t.on(func() (*ts.Tensor, error) { return in.Narrow(1, 0, H, false) })
-		o = t.on(func() (*ts.Tensor, error) { return o.Narrow(2, 0, W, false) })
-		o = t.on(func() (*ts.Tensor, error) { return o.Contiguous(false) })
+		o = s.Contiguous(s.Narrow(s.Narrow(o, 1, 0, H), 2, 0, W))
 	}
-	return t.keep(o)
+	return s.Keep(o)
+}
+
+// maskFor is shiftMask for a padded H×W map on x's device.
+func (b *swinBlock) maskFor(x *ts.Tensor, H, W int64) (*ts.Tensor, error) {
+	dev, err := x.Device()
+	if err != nil {
+		return nil, err
+	}
+	return b.shiftMask(H, W, dev)
+}
+
+// roll shifts x [B, H, W, C] cyclically by (by, by) over H and W.
+func roll(s scope, x *ts.Tensor, by int64) *ts.Tensor {
+	return s.Do(func() (*ts.Tensor, error) { return x.Roll([]int64{by, by}, []int64{1, 2}, false) })
 }
 
 // dropPath zeroes whole samples of x with probability p in training and
 // rescales the rest by 1/(1-p) (stochastic depth, "row" mode).
-func dropPath(t *tape, x *ts.Tensor, p float64, train bool) *ts.Tensor {
-	if !train || p == 0 || t.err != nil {
+func dropPath(s scope, x *ts.Tensor, p float64, train bool) *ts.Tensor {
+	if !train || p == 0 || s.Failed() {
 		return x
 	}
-	size, err := x.Size()
-	if err != nil {
-		t.err = err
-		return nil
-	}
+	size := s.Size(x)
 	dev, err := x.Device()
 	if err != nil {
-		t.err = err
+		s.Fail(err)
 		return nil
 	}
 	shape := make([]int64, len(size))
@@ -284,62 +256,56 @@ func dropPath(t *tape, x *ts.Tensor, p float64, train bool) *ts.Tensor {
 	for i := 1; i < len(shape); i++ {
 		shape[i] = 1
 	}
-	r := t.on(func() (*ts.Tensor, error) { return ts.Rand(shape, x.DType(), dev) })
-	keep := t.on(func() (*ts.Tensor, error) { return r.Ge(ts.FloatScalar(p), false) })
-	keep = t.on(func() (*ts.Tensor, error) { return keep.Totype(x.DType(), false) })
-	keep = t.on(func() (*ts.Tensor, error) { return keep.DivScalar(ts.FloatScalar(1-p), false) })
-	return t.on(func() (*ts.Tensor, error) { return x.Mul(keep, false) })
+	r := s.Do(func() (*ts.Tensor, error) { return ts.Rand(shape, x.DType(), dev) })
+	keep := s.Totype(s.Do(func() (*ts.Tensor, error) { return r.Ge(ts.FloatScalar(p), false) }), x.DType())
+	keep = s.Do(func() (*ts.Tensor, error) { return keep.DivScalar(ts.FloatScalar(1-p), false) })
+	return s.Mul(x, keep)
 }
 
+// forward is a Swin block: x + DropPath(W-MSA(LN(x))), then the same with
+// the MLP.
 func (b *swinBlock) forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	t := &tape{}
-	n := t.ln(b.norm1, x)
-	a := t.on(func() (*ts.Tensor, error) { return b.attention(n) })
-	h := t.addT(x, dropPath(t, a, b.dropPath, train))
-	m := t.linear(b.mlp3, t.gelu(t.linear(b.mlp0, t.ln(b.norm2, h))))
-	return t.keep(t.addT(h, dropPath(t, m, b.dropPath, train)))
+	s := newScope(b.name)
+	n := s.Apply(b.norm1, x)
+	a := s.Do(func() (*ts.Tensor, error) { return b.attention(n) })
+	h := s.Add(x, dropPath(s, a, b.dropPath, train))
+	m := s.Apply(b.mlp3, s.gelu(s.Apply(b.mlp0, s.Apply(b.norm2, h))))
+	return s.Keep(s.Add(h, dropPath(s, m, b.dropPath, train)))
 }
 
 // forward of patch merging: [B, H, W, C] -> [B, ⌈H/2⌉, ⌈W/2⌉, 2C].
 func (pm *patchMerging) forward(x *ts.Tensor) (*ts.Tensor, error) {
-	size, err := x.Size()
-	if err != nil {
-		return nil, err
+	s := newScope(pm.name)
+	size := s.Shape(x, 4)
+	if s.Failed() {
+		return s.Keep(nil)
 	}
 	B, H, W, C := size[0], size[1], size[2], size[3]
-	t := &tape{}
 	h := x
 	if H%2 == 1 || W%2 == 1 {
-		h = t.on(func() (*ts.Tensor, error) { return x.ConstantPadNd([]int64{0, 0, 0, W % 2, 0, H % 2}, false) })
+		h = s.Do(func() (*ts.Tensor, error) { return x.ConstantPadNd([]int64{0, 0, 0, W % 2, 0, H % 2}, false) })
 		H, W = H+H%2, W+W%2
 	}
 	// torchvision concatenates x[0::2, 0::2], x[1::2, 0::2], x[0::2, 1::2],
 	// x[1::2, 1::2]: with [B, H/2, 2(h), W/2, 2(w), C] that is the order
 	// (w, h) after a permute.
-	h = t.on(func() (*ts.Tensor, error) { return h.View([]int64{B, H / 2, 2, W / 2, 2, C}, false) })
-	h = t.on(func() (*ts.Tensor, error) { return h.Permute([]int64{0, 1, 3, 4, 2, 5}, false) })
-	h = t.on(func() (*ts.Tensor, error) { return h.Reshape([]int64{B, H / 2, W / 2, 4 * C}, false) })
-	return t.keep(t.linear(pm.reduction, t.ln(pm.norm, h)))
+	h = s.Reshape(s.Permute(s.View(h, B, H/2, 2, W/2, 2, C), 0, 1, 3, 4, 2, 5), B, H/2, W/2, 4*C)
+	return s.Keep(s.Apply(pm.reduction, s.Apply(pm.norm, h)))
 }
 
-func (m *swinT) forward(t *tape, x *ts.Tensor, train bool) (*ts.Tensor, *ts.Tensor) {
-	h := t.conv(m.patchConv, x)
-	h = t.on(func() (*ts.Tensor, error) { return h.Permute([]int64{0, 2, 3, 1}, false) })
-	h = t.ln(m.patchNorm, h)
-	for s := 0; s < 4; s++ {
-		for _, b := range m.stages[s] {
-			in := h
-			h = t.on(func() (*ts.Tensor, error) { return b.forward(in, train) })
+func (m *swinT) forward(s scope, x *ts.Tensor, train bool) (*ts.Tensor, *ts.Tensor) {
+	h := s.Apply(m.patchNorm, s.Permute(s.Apply(m.patchConv, x), 0, 2, 3, 1))
+	for st := 0; st < 4; st++ {
+		for _, b := range m.stages[st] {
+			h = s.Do(func() (*ts.Tensor, error) { return b.forward(h, train) })
 		}
-		if s < 3 {
-			in := h
-			pm := m.merges[s]
-			h = t.on(func() (*ts.Tensor, error) { return pm.forward(in) })
+		if st < 3 {
+			h = s.Do(func() (*ts.Tensor, error) { return m.merges[st].forward(h) })
 		}
 	}
-	h = t.ln(m.norm, h)
-	feats := t.on(func() (*ts.Tensor, error) { return h.MeanDim([]int64{1, 2}, false, h.DType(), false) })
-	return t.linear(m.head, feats), feats
+	h = s.Apply(m.norm, h)
+	feats := s.Mean(h, 1, 2)
+	return s.Apply(m.head, feats), feats
 }
 
 // validSwin reports a Swin configuration that cannot run at imageSize.

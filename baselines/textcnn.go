@@ -9,12 +9,13 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vbg-museum/vbg/config"
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // textBody is a text network: forward returns logits [B, K] and the features
-// [B, D] the classifier reads, both recorded on t.
+// [B, D] the classifier reads, both recorded on s.
 type textBody interface {
-	forward(t *tape, ids, mask *ts.Tensor, train bool) (logits, feats *ts.Tensor)
+	forward(s scope, ids, mask *ts.Tensor, train bool) (logits, feats *ts.Tensor)
 }
 
 // textCNN is Kim's (2014) convolutional sentence classifier: word
@@ -61,35 +62,36 @@ func zeroFirstRow(w *ts.Tensor) error {
 	if err != nil {
 		return err
 	}
-	defer drop(d)
+	defer tensor.Drop(d)
 	row, err := d.Narrow(0, 0, 1, false)
 	if err != nil {
 		return err
 	}
-	defer drop(row)
+	defer tensor.Drop(row)
 	return row.Zero_()
 }
 
-func (m *textCNN) forward(t *tape, ids, _ *ts.Tensor, train bool) (*ts.Tensor, *ts.Tensor) {
-	size, err := ids.Size()
-	if err != nil {
-		t.err = err
+// forward is Kim's network: per kernel width, max over time of
+// ReLU(conv1d(E(ids))); the maxima concatenated, dropout, linear.
+func (m *textCNN) forward(s scope, ids, _ *ts.Tensor, train bool) (*ts.Tensor, *ts.Tensor) {
+	size := s.Shape(ids, 2)
+	if s.Failed() {
 		return nil, nil
 	}
 	x := ids
 	if size[1] < m.maxKernel {
 		// Texts shorter than the widest kernel are padded with [PAD] (id 0).
-		x = t.on(func() (*ts.Tensor, error) { return ids.ConstantPadNd([]int64{0, m.maxKernel - size[1]}, false) })
+		x = s.Do(func() (*ts.Tensor, error) { return ids.ConstantPadNd([]int64{0, m.maxKernel - size[1]}, false) })
 	}
-	e := t.on(func() (*ts.Tensor, error) { return ts.Embedding(m.embedding, x, 0, false, false) })
-	e = t.on(func() (*ts.Tensor, error) { return e.Permute([]int64{0, 2, 1}, false) }) // [B, E, L]
-	var pooled []*ts.Tensor
+	e := s.Do(func() (*ts.Tensor, error) { return ts.Embedding(m.embedding, x, 0, false, false) })
+	e = s.Permute(e, 0, 2, 1) // [B, E, L]
+	pooled := make([]*ts.Tensor, len(m.convs))
 	for i, w := range m.convs {
-		b := m.biases[i]
-		c := t.on(func() (*ts.Tensor, error) { return ts.Conv1d(e, w, b, []int64{1}, []int64{0}, []int64{1}, 1) })
-		c = t.relu(c)
-		pooled = append(pooled, t.on(func() (*ts.Tensor, error) { return c.Amax([]int64{2}, false, false) }))
+		c := s.Relu(s.Do(func() (*ts.Tensor, error) {
+			return ts.Conv1d(e, w, m.biases[i], []int64{1}, []int64{0}, []int64{1}, 1)
+		}))
+		pooled[i] = s.Do(func() (*ts.Tensor, error) { return c.Amax([]int64{2}, false, false) })
 	}
-	feats := t.cat(1, pooled...)
-	return t.linear(m.fc, t.dropout(feats, m.dropout, train)), feats
+	feats := s.Cat(1, pooled...)
+	return s.Apply(m.fc, s.Dropout(feats, m.dropout, train)), feats
 }

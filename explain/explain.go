@@ -22,9 +22,9 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/vbg-museum/vbg/atomicfile"
 	"github.com/vbg-museum/vbg/data"
 	"github.com/vbg-museum/vbg/device"
 	"github.com/vbg-museum/vbg/experiment"
@@ -32,6 +32,7 @@ import (
 	"github.com/vbg-museum/vbg/pretrained"
 	"github.com/vbg-museum/vbg/report"
 	"github.com/vbg-museum/vbg/runfolder"
+	"github.com/vbg-museum/vbg/tensor"
 	"github.com/vbg-museum/vbg/vbg"
 )
 
@@ -124,95 +125,100 @@ type example struct {
 	feats  [3][]float64         // image, text, fused
 }
 
-// explainBatch runs the model on one loader batch.
+// explainBatch runs the model on one loader batch: a VBG model gives its
+// explanation (vbg.Model.Explain), any other network its probabilities.
 func explainBatch(l *infer.Run, b data.Batch, names tokenNamer) ([]example, error) {
 	bt, err := l.Batch(b)
 	if err != nil {
 		return nil, err
 	}
 	defer bt.Drop()
-	in, labels := bt.In, b.Labels
 	out := make([]example, b.Len())
 	for i := range out {
-		out[i].label = int(labels[i])
+		out[i].label = int(b.Labels[i])
 		if b.Images != nil {
 			out[i].image = toRGB(b.Image(i), b.Size, l.Config.Data.Mean, l.Config.Data.Std)
 		}
 	}
 	m, ok := l.Net.(*vbg.Model)
 	if !ok {
-		var o *vbg.Output
-		ts.NoGrad(func() { o, err = l.Net.Forward(in, false) })
-		if err != nil {
-			return nil, err
-		}
-		defer o.Drop()
-		probs, err := vbg.Probabilities(o.Logits)
-		if err != nil {
-			return nil, err
-		}
-		for i := range out {
-			out[i].probs = probs[i]
-		}
-		return out, nil
+		return out, predict(l.Net, bt.In, out)
 	}
-	ex, err := m.Explain(in)
+	ex, err := m.Explain(bt.In)
 	if err != nil {
 		return nil, err
 	}
 	var ids, mask [][]float64
-	if in.InputIDs != nil {
-		if ids, err = tensorRows(in.InputIDs); err != nil {
+	if bt.In.InputIDs != nil {
+		if ids, err = tensorRows(bt.In.InputIDs); err != nil {
 			return nil, err
 		}
-		if mask, err = tensorRows(in.AttentionMask); err != nil {
+		if mask, err = tensorRows(bt.In.AttentionMask); err != nil {
 			return nil, err
 		}
 	}
 	for i := range out {
-		e := &out[i]
-		e.probs = ex.Probs[i]
-		if ex.Rollout != nil {
-			e.maps = append(e.maps, report.HeatMap{Name: "ViT attention rollout", GridH: ex.GridH, GridW: ex.GridW, Values: ex.Rollout[i]})
+		out[i].fill(ex, i, ids, mask, names)
+	}
+	return out, nil
+}
+
+// predict sets the probabilities of a network without explanations.
+func predict(net vbg.Network, in vbg.Inputs, out []example) error {
+	return tensor.NoGrad(func() error {
+		o, err := net.Forward(in, false)
+		if err != nil {
+			return err
 		}
-		if ex.TextToImage != nil {
-			e.maps = append(e.maps, report.HeatMap{Name: "text → image (fusion)", GridH: ex.GridH, GridW: ex.GridW, Values: ex.TextToImage[i]})
+		defer o.Drop()
+		probs, err := vbg.Probabilities(o.Logits)
+		if err != nil {
+			return err
 		}
-		if ex.TokenWeights != nil {
-			for j, w := range ex.TokenWeights[i] {
-				if mask[i][j] == 0 {
-					continue
-				}
+		for i := range out {
+			out[i].probs = probs[i]
+		}
+		return nil
+	})
+}
+
+// fill sets e from example i of an explanation; ids and mask are the
+// batch's token ids and attention mask (nil without text).
+func (e *example) fill(ex *vbg.Explanation, i int, ids, mask [][]float64, names tokenNamer) {
+	e.probs = ex.Probs[i]
+	if ex.Rollout != nil {
+		e.maps = append(e.maps, report.HeatMap{Name: "ViT attention rollout", GridH: ex.GridH, GridW: ex.GridW, Values: ex.Rollout[i]})
+	}
+	if ex.TextToImage != nil {
+		e.maps = append(e.maps, report.HeatMap{Name: "text → image (fusion)", GridH: ex.GridH, GridW: ex.GridW, Values: ex.TextToImage[i]})
+	}
+	if ex.TokenWeights != nil {
+		for j, w := range ex.TokenWeights[i] {
+			if mask[i][j] != 0 {
 				e.tokens = append(e.tokens, report.TokenWeight{Token: names(int64(ids[i][j])), Weight: w})
 			}
 		}
-		for k, f := range [][][]float64{ex.ImageFeat, ex.TextFeat, ex.Fused} {
-			if f != nil {
-				e.feats[k] = f[i]
-			}
+	}
+	for k, f := range [][][]float64{ex.ImageFeat, ex.TextFeat, ex.Fused} {
+		if f != nil {
+			e.feats[k] = f[i]
 		}
 	}
-	return out, nil
 }
 
 // tensorRows reads an integer or float [B, L] tensor as rows.
 func tensorRows(t *ts.Tensor) ([][]float64, error) {
 	size, err := t.Size()
+	if err != nil || len(size) != 2 {
+		return nil, fmt.Errorf("explain: want a [B, L] tensor, got %v (%v)", size, err)
+	}
+	flat, err := tensor.Float64s(t)
 	if err != nil {
 		return nil, err
 	}
-	var flat []float64
-	if t.DType() == gotch.Int64 {
-		for _, v := range t.Int64Values() {
-			flat = append(flat, float64(v))
-		}
-	} else {
-		flat = t.Float64Values()
-	}
 	out := make([][]float64, size[0])
-	n := len(flat) / int(size[0])
 	for i := range out {
-		out[i] = flat[i*n : (i+1)*n]
+		out[i] = flat[i*int(size[1]) : (i+1)*int(size[1])]
 	}
 	return out, nil
 }
@@ -330,6 +336,21 @@ func open(dir string, fn func(l *infer.Run) error) error {
 	})
 }
 
+// section is one part of the Markdown that RunFigures writes: format has
+// one %s for the path of its figure.
+type section struct {
+	format, figure string
+}
+
+// render fills in the sections' figure paths under link.
+func render(parts []section, link string) string {
+	var out []string
+	for _, p := range parts {
+		out = append(out, fmt.Sprintf(p.format, filepath.Join(link, p.figure)))
+	}
+	return strings.Join(out, "\n")
+}
+
 // RunFigures writes figures/attention.png (Fig. 7) and figures/features.png
 // (Fig. 8) for a VBG run, adds them to its report.md (replacing an earlier
 // version) and returns Markdown that shows them, with paths under o.Link.
@@ -353,84 +374,103 @@ func RunFigures(dir string, o FigureOptions, log io.Writer) (string, error) {
 		if err != nil {
 			return err
 		}
-		names := namer(l)
 		if err := os.MkdirAll(filepath.Join(dir, "figures"), 0o755); err != nil {
 			return err
 		}
-		// Each section is a format with one %s for the figure's folder.
-		var parts []string
-		exs, err := runExamples(l, pick(ds.Test, o.Examples), names)
-		if err != nil {
-			return fmt.Errorf("attention maps: %w", err)
-		}
-		if len(exs) > 0 && len(exs[0].maps) > 0 {
-			var panels []report.AttentionPanel
-			for _, e := range exs {
-				pred := argmax(e.probs)
-				panels = append(panels, report.AttentionPanel{
-					Image:  e.image,
-					Title:  fmt.Sprintf("true: %s\npredicted: %s (%.2f)", l.Labels[e.label], l.Labels[pred], e.probs[pred]),
-					Maps:   e.maps,
-					Tokens: topTokens(e.tokens, 5),
-				})
-			}
-			if err := report.PlotAttention(filepath.Join(dir, AttentionFigure), panels); err != nil {
-				return err
-			}
-			parts = append(parts, fmt.Sprintf("## Attention maps (Fig. 7)\n\nTest examples, the first of each class: the input (%d px), the ViT's attention rollout from [CLS] to the patches, and the fusion layer's text-to-image attention (averaged over heads and the real text tokens), each scaled to [0, 1] and overlaid in blue (low) to red (high); the bars are the text tokens the image tokens attend to most in the fusion layer (image-to-text attention, special tokens left out, renormalised).\n\n![attention](%%s)\n",
-				l.Config.Data.ImageSize)+"\x00"+AttentionFigure)
-		}
-		pts, err := runExamples(l, spread(ds.Test, o.Points), names)
-		if err != nil {
-			return fmt.Errorf("feature space: %w", err)
-		}
-		kinds := []string{"image", "text", "fused"}
-		var X [][]float64
-		var cls, kind []int
-		for _, e := range pts {
-			for k, f := range e.feats {
-				if f != nil {
-					X = append(X, f)
-					cls, kind = append(cls, e.label), append(kind, k)
-				}
-			}
-		}
-		if len(X) >= 4 {
-			method := "t-SNE"
-			var emb [][2]float64
-			if o.Method == "pca" {
-				method = "PCA"
-				emb, err = report.PCA2(X)
-			} else {
-				emb, err = report.TSNE(X, report.TSNEOptions{Seed: 1})
-			}
+		names := namer(l)
+		var parts []section
+		for _, figure := range []func() (*section, error){
+			func() (*section, error) { return attentionFigure(dir, l, pick(ds.Test, o.Examples), names) },
+			func() (*section, error) { return featureFigure(dir, l, spread(ds.Test, o.Points), names, o.Method) },
+		} {
+			part, err := figure()
 			if err != nil {
 				return err
 			}
-			fp := make([]report.FeaturePoint, len(X))
-			for i := range X {
-				fp[i] = report.FeaturePoint{X: emb[i][0], Y: emb[i][1], Class: cls[i], Kind: kind[i]}
+			if part != nil {
+				parts = append(parts, *part)
 			}
-			title := fmt.Sprintf("%s of image, text and fused features (%d test examples)", method, len(pts))
-			if err := report.PlotFeatureSpace(filepath.Join(dir, FeatureFigure), title, fp, l.Labels, kinds); err != nil {
-				return err
-			}
-			parts = append(parts, fmt.Sprintf("## Feature space (Fig. 8)\n\n%s of %d test examples in the fused space: for each, its image feature (the mean of its ViT tokens after the fusion layer's image projection, before cross-attention), its text feature (the same for the BERT tokens) and the fused vector the classifier reads; colour = class, glyph = kind (circle image, triangle text, cross fused).\n\n![features](%%s)\n",
-				method, len(pts))+"\x00"+FeatureFigure)
 		}
-		render := func(link string) string {
-			var out []string
-			for _, p := range parts {
-				format, fig, _ := strings.Cut(p, "\x00")
-				out = append(out, fmt.Sprintf(format, filepath.Join(link, fig)))
-			}
-			return strings.Join(out, "\n")
-		}
-		md = render(o.Link)
+		md = render(parts, o.Link)
 		fmt.Fprintf(log, "vbg: figures of %s written\n", dir)
-		return appendReport(dir, render(""))
+		return appendReport(dir, render(parts, ""))
 	})
 	return md, err
+}
+
+// attentionFigure plots the attention maps of recs (Fig. 7); nil when the
+// model has none.
+func attentionFigure(dir string, l *infer.Run, recs []data.Record, names tokenNamer) (*section, error) {
+	exs, err := runExamples(l, recs, names)
+	if err != nil {
+		return nil, fmt.Errorf("attention maps: %w", err)
+	}
+	if len(exs) == 0 || len(exs[0].maps) == 0 {
+		return nil, nil
+	}
+	var panels []report.AttentionPanel
+	for _, e := range exs {
+		pred := argmax(e.probs)
+		panels = append(panels, report.AttentionPanel{
+			Image:  e.image,
+			Title:  fmt.Sprintf("true: %s\npredicted: %s (%.2f)", l.Labels[e.label], l.Labels[pred], e.probs[pred]),
+			Maps:   e.maps,
+			Tokens: topTokens(e.tokens, 5),
+		})
+	}
+	if err := report.PlotAttention(filepath.Join(dir, AttentionFigure), panels); err != nil {
+		return nil, err
+	}
+	return &section{figure: AttentionFigure, format: fmt.Sprintf("## Attention maps (Fig. 7)\n\nTest examples, the first of each class: the input (%d px), the ViT's attention rollout from [CLS] to the patches, and the fusion layer's text-to-image attention (averaged over heads and the real text tokens), each scaled to [0, 1] and overlaid in blue (low) to red (high); the bars are the text tokens the image tokens attend to most in the fusion layer (image-to-text attention, special tokens left out, renormalised).\n\n![attention](%%s)\n",
+		l.Config.Data.ImageSize)}, nil
+}
+
+// featureFigure embeds the image, text and fused features of recs in two
+// dimensions with method ("pca", else t-SNE) and plots them (Fig. 8); nil
+// when there are fewer than 4 points.
+func featureFigure(dir string, l *infer.Run, recs []data.Record, names tokenNamer, method string) (*section, error) {
+	pts, err := runExamples(l, recs, names)
+	if err != nil {
+		return nil, fmt.Errorf("feature space: %w", err)
+	}
+	var X [][]float64
+	var cls, kind []int
+	for _, e := range pts {
+		for k, f := range e.feats {
+			if f != nil {
+				X = append(X, f)
+				cls, kind = append(cls, e.label), append(kind, k)
+			}
+		}
+	}
+	if len(X) < 4 {
+		return nil, nil
+	}
+	name, emb, err := embed(X, method)
+	if err != nil {
+		return nil, err
+	}
+	fp := make([]report.FeaturePoint, len(X))
+	for i := range X {
+		fp[i] = report.FeaturePoint{X: emb[i][0], Y: emb[i][1], Class: cls[i], Kind: kind[i]}
+	}
+	title := fmt.Sprintf("%s of image, text and fused features (%d test examples)", name, len(pts))
+	if err := report.PlotFeatureSpace(filepath.Join(dir, FeatureFigure), title, fp, l.Labels, []string{"image", "text", "fused"}); err != nil {
+		return nil, err
+	}
+	return &section{figure: FeatureFigure, format: fmt.Sprintf("## Feature space (Fig. 8)\n\n%s of %d test examples in the fused space: for each, its image feature (the mean of its ViT tokens after the fusion layer's image projection, before cross-attention), its text feature (the same for the BERT tokens) and the fused vector the classifier reads; colour = class, glyph = kind (circle image, triangle text, cross fused).\n\n![features](%%s)\n",
+		name, len(pts))}, nil
+}
+
+// embed maps X to two dimensions: PCA for method "pca", else t-SNE. It
+// returns the method's name for the figure.
+func embed(X [][]float64, method string) (string, [][2]float64, error) {
+	if method == "pca" {
+		emb, err := report.PCA2(X)
+		return "PCA", emb, err
+	}
+	emb, err := report.TSNE(X, report.TSNEOptions{Seed: 1})
+	return "t-SNE", emb, err
 }
 
 // appendReport puts md at the end of the run's report.md, replacing what an
@@ -449,5 +489,5 @@ func appendReport(dir, md string) error {
 		s = s[:i]
 	}
 	s = strings.TrimRight(s, "\n") + "\n\n" + reportMarker + "\n" + md
-	return os.WriteFile(path, []byte(s), 0o644)
+	return atomicfile.Write(path, []byte(s))
 }

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+
+	"github.com/vbg-museum/vbg/atomicfile"
 )
 
 // Attribute is one phrase of the category-attribute mapping table.
@@ -118,121 +120,41 @@ func MineAttributes(texts [][]string, labels []int, classes []string, o MineOpti
 	if len(texts) != len(labels) {
 		return nil, fmt.Errorf("attribute table: %d texts for %d labels", len(texts), len(labels))
 	}
-	if o.MaxWords < 1 {
-		o.MaxWords = 1
-	}
-	if o.MaxPerClass < 1 {
-		o.MaxPerClass = 1
-	}
-	reserved := map[string]bool{}
-	for _, w := range stopWords {
-		reserved[w] = true
-	}
-	for _, w := range o.Reserved {
-		reserved[w] = true
-	}
+	o.MaxWords, o.MaxPerClass = max(o.MaxWords, 1), max(o.MaxPerClass, 1)
 	for name := range o.Given {
 		if !slices.Contains(classes, name) {
 			return nil, fmt.Errorf("attribute table: gan.text.attributes names %q, which is not a class", name)
 		}
 	}
-	k := len(classes)
-	// Distinct texts per class, in first-seen order.
-	docs := make([][][]string, k)
-	seenDoc := make([]map[string]bool, k)
-	for c := range seenDoc {
-		seenDoc[c] = map[string]bool{}
+	m := &miner{o: o, reserved: map[string]bool{}}
+	for _, w := range append(append([]string(nil), stopWords...), o.Reserved...) {
+		m.reserved[w] = true
 	}
-	for i, ts := range texts {
-		c := labels[i]
-		if c < 0 || c >= k {
-			return nil, fmt.Errorf("attribute table: record %d has label %d of %d classes", i, c, k)
-		}
-		for _, t := range ts {
-			key := strings.Join(Words(t), " ")
-			if key == "" || seenDoc[c][key] {
-				continue
-			}
-			seenDoc[c][key] = true
-			docs[c] = append(docs[c], Words(t))
-		}
+	if err := m.count(texts, labels, len(classes)); err != nil {
+		return nil, err
 	}
-	// Document frequency of each candidate phrase per class.
-	df := map[string][]int{}
-	for c, ds := range docs {
-		for _, words := range ds {
-			for p := range phrases(words, o.MaxWords, reserved) {
-				if df[p] == nil {
-					df[p] = make([]int, k)
-				}
-				df[p][c]++
-			}
-		}
-	}
-	total := map[string]int{}
-	for p, counts := range df {
-		for _, n := range counts {
-			total[p] += n
-		}
-	}
-	tab := &AttributeTable{Classes: classes, Attrs: make([][]Attribute, k)}
-	for w := range reserved {
+	tab := &AttributeTable{Classes: classes, Attrs: make([][]Attribute, len(classes))}
+	for w := range m.reserved {
 		tab.Reserved = append(tab.Reserved, w)
 	}
 	sort.Strings(tab.Reserved)
-	stat := func(p string, c int) Attribute {
-		a := Attribute{Phrase: p}
-		if counts := df[p]; counts != nil {
-			a.Count = counts[c]
-			a.Specificity = float64(counts[c]) / float64(total[p])
-		}
-		if len(docs[c]) > 0 {
-			a.Share = float64(a.Count) / float64(len(docs[c]))
-		}
-		return a
-	}
 	for c, name := range classes {
+		var err error
 		if given, ok := o.Given[name]; ok {
-			for _, p := range given {
-				p = strings.Join(Words(p), " ")
-				if p == "" {
-					return nil, fmt.Errorf("attribute table: class %q: an attribute phrase has no words", name)
-				}
-				for _, w := range strings.Fields(p) {
-					if reserved[w] {
-						return nil, fmt.Errorf("attribute table: class %q: phrase %q contains the template or stop word %q", name, p, w)
-					}
-				}
-				a := stat(p, c)
-				a.Given = true
-				tab.Attrs[c] = append(tab.Attrs[c], a)
-			}
-			continue
+			tab.Attrs[c], err = m.given(c, name, given)
+		} else {
+			tab.Attrs[c] = m.mined(c)
 		}
-		var cands, exclusive []Attribute
-		for p, counts := range df {
-			if counts[c] == 0 {
-				continue
-			}
-			a := stat(p, c)
-			switch {
-			case a.Count >= o.MinCount && a.Share >= o.MinShare && a.Specificity >= o.MinSpecificity:
-				cands = append(cands, a)
-			case a.Specificity == 1:
-				exclusive = append(exclusive, a)
-			}
+		if err != nil {
+			return nil, err
 		}
-		tab.Attrs[c] = pickDiverse(cands, o.MaxPerClass, nil)
-		// Too few frequent phrases (a scarce class): fill up with phrases
-		// that only this class's texts use, most frequent first.
-		tab.Attrs[c] = pickDiverse(exclusive, o.MaxPerClass, tab.Attrs[c])
 	}
 	if err := tab.resolveConflicts(); err != nil {
 		return nil, err
 	}
 	for c, name := range classes {
 		if len(tab.Attrs[c]) == 0 { // no usable text at all: the class name
-			p := strings.Join(dropReserved(Words(name), reserved), " ")
+			p := strings.Join(dropReserved(Words(name), m.reserved), " ")
 			if p == "" {
 				p = fmt.Sprintf("class-%d", c)
 			}
@@ -248,6 +170,104 @@ func MineAttributes(texts [][]string, labels []int, classes []string, o MineOpti
 		}
 	}
 	return tab, nil
+}
+
+// miner holds the counts MineAttributes ranks phrases by.
+type miner struct {
+	o        MineOptions
+	reserved map[string]bool
+	docs     [][][]string     // per class, its distinct texts as words, in first-seen order
+	df       map[string][]int // phrase -> per class, the distinct texts containing it
+	total    map[string]int   // phrase -> distinct texts of all classes containing it
+}
+
+// count collects the distinct texts per class and the document frequency
+// of every candidate phrase.
+func (m *miner) count(texts [][]string, labels []int, k int) error {
+	m.docs = make([][][]string, k)
+	seen := make([]map[string]bool, k)
+	for c := range seen {
+		seen[c] = map[string]bool{}
+	}
+	for i, ts := range texts {
+		c := labels[i]
+		if c < 0 || c >= k {
+			return fmt.Errorf("attribute table: record %d has label %d of %d classes", i, c, k)
+		}
+		for _, t := range ts {
+			key := strings.Join(Words(t), " ")
+			if key == "" || seen[c][key] {
+				continue
+			}
+			seen[c][key] = true
+			m.docs[c] = append(m.docs[c], Words(t))
+		}
+	}
+	m.df, m.total = map[string][]int{}, map[string]int{}
+	for c, ds := range m.docs {
+		for _, words := range ds {
+			for p := range phrases(words, m.o.MaxWords, m.reserved) {
+				if m.df[p] == nil {
+					m.df[p] = make([]int, k)
+				}
+				m.df[p][c]++
+				m.total[p]++
+			}
+		}
+	}
+	return nil
+}
+
+// stat is phrase p's statistics in class c.
+func (m *miner) stat(p string, c int) Attribute {
+	a := Attribute{Phrase: p}
+	if counts := m.df[p]; counts != nil {
+		a.Count = counts[c]
+		a.Specificity = float64(counts[c]) / float64(m.total[p])
+	}
+	if len(m.docs[c]) > 0 {
+		a.Share = float64(a.Count) / float64(len(m.docs[c]))
+	}
+	return a
+}
+
+// given is the attribute list of class c (named name) from the YAML.
+func (m *miner) given(c int, name string, phrases []string) ([]Attribute, error) {
+	var out []Attribute
+	for _, p := range phrases {
+		p = strings.Join(Words(p), " ")
+		if p == "" {
+			return nil, fmt.Errorf("attribute table: class %q: an attribute phrase has no words", name)
+		}
+		for _, w := range strings.Fields(p) {
+			if m.reserved[w] {
+				return nil, fmt.Errorf("attribute table: class %q: phrase %q contains the template or stop word %q", name, p, w)
+			}
+		}
+		a := m.stat(p, c)
+		a.Given = true
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// mined picks class c's phrases: those passing the thresholds, then, for a
+// scarce class with too few, phrases that only its texts use.
+func (m *miner) mined(c int) []Attribute {
+	var cands, exclusive []Attribute
+	for p, counts := range m.df {
+		if counts[c] == 0 {
+			continue
+		}
+		a := m.stat(p, c)
+		switch {
+		case a.Count >= m.o.MinCount && a.Share >= m.o.MinShare && a.Specificity >= m.o.MinSpecificity:
+			cands = append(cands, a)
+		case a.Specificity == 1:
+			exclusive = append(exclusive, a)
+		}
+	}
+	return pickDiverse(exclusive, m.o.MaxPerClass, pickDiverse(cands, m.o.MaxPerClass, nil))
 }
 
 func dropReserved(words []string, reserved map[string]bool) []string {
@@ -437,13 +457,10 @@ func (t *AttributeTable) Prior(class int) []float32 {
 	return out
 }
 
-// Save writes the table as JSON.
+// Save writes the table as indented JSON (atomically, see package
+// atomicfile).
 func (t *AttributeTable) Save(path string) error {
-	b, err := json.MarshalIndent(t, "", "  ")
-	if err != nil {
-		return fmt.Errorf("attribute table: %w", err)
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteJSON(path, t); err != nil {
 		return fmt.Errorf("attribute table: %w", err)
 	}
 	return nil

@@ -15,6 +15,9 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/vbg-museum/vbg/layers"
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 func tensorOf(t testing.TB, vals []float32, shape ...int64) *ts.Tensor {
@@ -134,7 +137,7 @@ func TestLosses(t *testing.T) {
 	cls, _ := ts.NewTensorFromData([]int64{1, 0}, []int64{2})
 	attrLogits := tensorOf(t, []float32{0, 0, 0, 0}, 2, 2)
 	attrTargets := tensorOf(t, []float32{1, 0, 0.5, 0.5}, 2, 2)
-	defer func() { drop(real, fake, g1a, t1a, g2, t2, w, clsLogits, cls, attrLogits, attrTargets) }()
+	defer func() { tensor.Drop(real, fake, g1a, t1a, g2, t2, w, clsLogits, cls, attrLogits, attrTargets) }()
 	ce := (ln2 + (math.Log(math.Exp(3)+math.Exp(1)) - 3)) / 2
 	tests := []struct {
 		name string
@@ -689,5 +692,89 @@ func TestLoadTextureFolder(t *testing.T) {
 	}
 	if _, err := LoadTextureFolder(t.TempDir(), classes, 8, 4, 6, 1); err == nil {
 		t.Fatal("want an error for a folder without images")
+	}
+}
+
+// TestStepFailsMidway makes a libtorch op fail inside each phase of a GAN
+// step (a mis-shaped weight, attribute priors or texture targets, so the
+// failing op runs after others have) and checks that Step returns an error
+// naming the phase and the module, without a panic, without counting the
+// step, and without leaking a tensor.
+func TestStepFailsMidway(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tr := newTestTrainer(t, smallGAN(32), 1)
+	var batch RealBatch
+	for b := range constSource(32, 4, 3, int(tr.Model.Attributes))(0) {
+		batch = b
+		break
+	}
+	if _, err := tr.Step(batch); err != nil { // gradients and moments exist from here on
+		t.Fatal(err)
+	}
+	zeros := func(shape ...int64) *ts.Tensor {
+		x, err := ts.Zeros(shape, gotch.Float, gotch.CPU)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	k, a := tr.Model.Classes, tr.Model.Attributes
+	tests := []struct {
+		name string
+		swap func() (restore func())
+		want string
+	}{
+		{"generator's fully connected layer", func() func() {
+			fc := tr.G.FC
+			tr.G.FC = &layers.Linear{Weight: zeros(7, 5)}
+			return func() { tensor.Drop(tr.G.FC.Weight); tr.G.FC = fc }
+		}, "gan step: generator: linear"},
+		{"discriminator's third layer", func() func() {
+			c := tr.D.Conv[2]
+			tr.D.Conv[2] = &layers.Conv2d{Weight: zeros(16, 3, 4, 4), Stride: 2, Padding: 1}
+			return func() { tensor.Drop(tr.D.Conv[2].Weight); tr.D.Conv[2] = c }
+		}, "gan step: discriminator update: discriminator: conv.2: conv2d"},
+		{"attribute priors", func() func() {
+			p := tr.priors
+			tr.priors = zeros(k, a+1)
+			return func() { tensor.Drop(tr.priors); tr.priors = p }
+		}, "gan step: generator update: attribute consistency: attribute loss"},
+		{"texture targets", func() func() {
+			tg := tr.targets[1]
+			tr.targets[1] = zeros(k, 3, 3)
+			return func() { tensor.Drop(tr.targets[1]); tr.targets[1] = tg }
+		}, "gan step: generator update: style: style loss: layer 1: "},
+		{"texture weights", func() func() {
+			h := tr.hasTex
+			tr.hasTex = zeros(1)
+			return func() { tensor.Drop(tr.hasTex); tr.hasTex = h }
+		}, "gan step: generator update: style: "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			restore := tc.swap()
+			defer restore()
+			// With the GC off no finalizer frees a forgotten tensor behind
+			// our back, so the count is exact.
+			defer tensor.Settle()()
+			steps, before := tr.Steps, tensor.Live()
+			_, err := tr.Step(batch)
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one starting %q", err, tc.want)
+			}
+			t.Log(err)
+			if n := tensor.Live() - before; n != 0 {
+				t.Errorf("%d tensors leaked", n)
+			}
+			if tr.Steps != steps {
+				t.Errorf("a failed step was counted")
+			}
+		})
+	}
+	if _, err := tr.Step(batch); err != nil {
+		t.Fatalf("step after the failures: %v", err)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vbg-museum/vbg/layers"
+	"github.com/vbg-museum/vbg/optim"
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // GRUOptions configure TrainGRUText.
@@ -73,12 +75,44 @@ func TrainGRUText(texts []string, labels []int, classes int, o GRUOptions) (*GRU
 		return nil, fmt.Errorf("gru text: %w", err)
 	}
 	g := &GRUText{opts: o, vs: nn.NewVarStore(o.Device)}
+	seqs, index := g.buildVocab(texts, o.MaxLen)
+	if err := g.newParams(int64(classes)); err != nil {
+		return nil, fmt.Errorf("gru text: %w", err)
+	}
+	params := map[string]*ts.Tensor{}
+	for name, x := range g.vs.Variables() {
+		x := x
+		params[name] = &x
+	}
+	opt, err := optim.New(optim.Named(params), optim.Config{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0})
+	if err != nil {
+		return nil, fmt.Errorf("gru text: %w", err)
+	}
+	defer opt.Drop()
+	r := rand.New(rand.NewPCG(o.Seed, 0x677275))
+	const batch = 32
+	for step := 0; step < o.Steps; step++ {
+		idx := make([]int, min(batch, len(seqs)))
+		for i := range idx {
+			idx[i] = r.IntN(len(seqs))
+		}
+		if err := g.trainStep(opt, newTeacherBatch(idx, seqs, labels, index)); err != nil {
+			return nil, fmt.Errorf("gru text step %d: %w", step, err)
+		}
+	}
+	return g, nil
+}
+
+// buildVocab splits texts into words (cut at maxLen), sets g.Vocab to the
+// special tokens then the words by falling frequency (ties
+// alphabetically), and returns the word sequences and the word -> id map.
+func (g *GRUText) buildVocab(texts []string, maxLen int) ([][]string, map[string]int64) {
 	freq := map[string]int{}
 	seqs := make([][]string, len(texts))
 	for i, s := range texts {
 		seqs[i] = Words(s)
-		if len(seqs[i]) > o.MaxLen {
-			seqs[i] = seqs[i][:o.MaxLen]
+		if len(seqs[i]) > maxLen {
+			seqs[i] = seqs[i][:maxLen]
 		}
 		for _, w := range seqs[i] {
 			freq[w]++
@@ -99,69 +133,61 @@ func TrainGRUText(texts []string, labels []int, classes int, o GRUOptions) (*GRU
 	for i, w := range g.Vocab {
 		index[w] = int64(i)
 	}
-	h, v := int64(o.Hidden), int64(len(g.Vocab))
+	return seqs, index
+}
+
+// newParams creates the class codes, the GRU cell ("gru.weight_ih", ...),
+// the word embedding and the output layer, in this order (it fixes what
+// they draw from libtorch's generator). The class codes and GRU weights
+// are N(0, 1/H), the GRU biases zero.
+func (g *GRUText) newParams(classes int64) error {
+	h, v := int64(g.opts.Hidden), int64(len(g.Vocab))
 	p := g.vs.Root()
-	var err error
 	init := layers.Normal{Mean: 0, Std: 1 / math.Sqrt(float64(h))}
-	newVar := func(p *nn.Path, name string, dims []int64, ini nn.Init) *ts.Tensor {
+	var err error
+	newVar := func(p *nn.Path, name string, dims []int64, normal bool) *ts.Tensor {
 		if err != nil {
 			return nil
 		}
 		var x *ts.Tensor
-		x, err = p.NewVar(name, dims, ini)
+		if x, err = p.Zeros(name, dims); err == nil && normal {
+			err = init.Reinit(x)
+		}
 		return x
 	}
-	g.classEmb = newVar(p, "class_emb", []int64{int64(classes), h}, init)
-	g.wIh = newVar(p.Sub("gru"), "weight_ih", []int64{3 * h, h}, init)
-	g.wHh = newVar(p.Sub("gru"), "weight_hh", []int64{3 * h, h}, init)
-	g.bIh = newVar(p.Sub("gru"), "bias_ih", []int64{3 * h}, nn.NewConstInit(0))
-	g.bHh = newVar(p.Sub("gru"), "bias_hh", []int64{3 * h}, nn.NewConstInit(0))
+	g.classEmb = newVar(p, "class_emb", []int64{classes, h}, true)
+	g.wIh = newVar(p.Sub("gru"), "weight_ih", []int64{3 * h, h}, true)
+	g.wHh = newVar(p.Sub("gru"), "weight_hh", []int64{3 * h, h}, true)
+	g.bIh = newVar(p.Sub("gru"), "bias_ih", []int64{3 * h}, false)
+	g.bHh = newVar(p.Sub("gru"), "bias_hh", []int64{3 * h}, false)
 	if err != nil {
-		return nil, fmt.Errorf("gru text: %w", err)
+		return err
 	}
 	if g.wordEmb, err = layers.NewEmbedding(p.Sub("word_emb"), v, h, -1); err != nil {
-		return nil, fmt.Errorf("gru text: %w", err)
+		return err
 	}
-	if g.out, err = layers.NewLinear(p.Sub("out"), h, v, true); err != nil {
-		return nil, fmt.Errorf("gru text: %w", err)
-	}
-	params := map[string]*ts.Tensor{}
-	for name, x := range g.vs.Variables() {
-		x := x
-		params[name] = &x
-	}
-	opt, err := newAdam(params, 0.9, 0.999)
-	if err != nil {
-		return nil, fmt.Errorf("gru text: %w", err)
-	}
-	defer opt.drop()
-	r := rand.New(rand.NewPCG(o.Seed, 0x677275))
-	const batch = 32
-	for step := 0; step < o.Steps; step++ {
-		idx := make([]int, min(batch, len(seqs)))
-		for i := range idx {
-			idx[i] = r.IntN(len(seqs))
-		}
-		if err := g.trainStep(opt, idx, seqs, labels, index); err != nil {
-			return nil, fmt.Errorf("gru text step %d: %w", step, err)
-		}
-	}
-	return g, nil
+	g.out, err = layers.NewLinear(p.Sub("out"), h, v, true)
+	return err
 }
 
-// trainStep runs teacher forcing on a batch: inputs <s> w1 .. wn, targets
-// w1 .. wn <s>, padding ignored.
-func (g *GRUText) trainStep(opt *adam, idx []int, seqs [][]string, labels []int, index map[string]int64) error {
+// teacherBatch is a batch for teacher forcing, time-major: inputs
+// <s> w1 .. wn and targets w1 .. wn <s> of each text, padded.
+type teacherBatch struct {
+	steps, size int
+	in, tgt     []int64 // [steps, size]
+	classes     []int64 // [size]
+}
+
+// newTeacherBatch builds the teacher-forcing batch of texts idx.
+func newTeacherBatch(idx []int, seqs [][]string, labels []int, index map[string]int64) teacherBatch {
 	b := len(idx)
 	steps := 1
 	for _, i := range idx {
 		steps = max(steps, len(seqs[i])+1)
 	}
-	in := make([]int64, b*steps) // [T, B] time-major
-	tgt := make([]int64, b*steps)
-	cls := make([]int64, b)
+	tb := teacherBatch{steps: steps, size: b, in: make([]int64, b*steps), tgt: make([]int64, b*steps), classes: make([]int64, b)}
 	for k, i := range idx {
-		cls[k] = int64(labels[i])
+		tb.classes[k] = int64(labels[i])
 		prev := int64(gruEnd)
 		for s := 0; s < steps; s++ {
 			cur := int64(gruPad)
@@ -172,87 +198,54 @@ func (g *GRUText) trainStep(opt *adam, idx []int, seqs [][]string, labels []int,
 				cur = gruEnd
 			}
 			if s <= len(seqs[i]) {
-				in[s*b+k] = prev
+				tb.in[s*b+k] = prev
 			}
-			tgt[s*b+k] = cur
+			tb.tgt[s*b+k] = cur
 			prev = cur
 		}
 	}
-	var bin []*ts.Tensor
-	defer func() { drop(bin...) }()
-	keep := func(x *ts.Tensor, err error) (*ts.Tensor, error) {
-		if x != nil {
-			bin = append(bin, x)
-		}
-		return x, err
-	}
+	return tb
+}
+
+// trainStep runs teacher forcing on a batch (eqs. 16–17: h_i =
+// GRU(h_{i−1}, e(t_{i−1})), P(t_i) = softmax(L(h_i)), cross-entropy
+// ignoring padding) and takes one optimizer step.
+func (g *GRUText) trainStep(opt *optim.AdamW, tb teacherBatch) error {
 	dev := g.opts.Device
-	inT, err := keep(toDevice(in, []int64{int64(steps), int64(b)}, dev))
-	if err != nil {
-		return err
+	T, B := int64(tb.steps), int64(tb.size)
+	s := layers.NewScope("")
+	in := s.Own(tensor.FromSlice(tb.in, []int64{T, B}, dev))
+	tgt := s.Own(tensor.FromSlice(tb.tgt, []int64{T * B}, dev))
+	cls := s.Own(tensor.FromSlice(tb.classes, []int64{B}, dev))
+	h := g.initial(s, cls)
+	emb := s.Apply(g.wordEmb, in) // [T, B, H]
+	states := make([]*ts.Tensor, T)
+	for i := range states {
+		h = g.cell(s, s.Select(emb, 0, int64(i)), h)
+		states[i] = h
 	}
-	tgtT, err := keep(toDevice(tgt, []int64{int64(steps * b)}, dev))
-	if err != nil {
-		return err
+	logits := s.Apply(g.out, s.Cat(0, states...)) // [T·B, V]
+	loss := s.Do(func() (*ts.Tensor, error) { return logits.CrossEntropyLoss(tgt, tensor.None, 1, gruPad, 0, false) })
+	if !s.Failed() {
+		s.Fail(minimise(opt, loss, g.opts.LR))
 	}
-	clsT, err := keep(toDevice(cls, []int64{int64(b)}, dev))
-	if err != nil {
-		return err
-	}
-	hs, err := g.initial(clsT)
-	if err != nil {
-		return err
-	}
-	bin = append(bin, hs)
-	emb, err := keep(g.wordEmb.Forward(inT)) // [T, B, H]
-	if err != nil {
-		return err
-	}
-	var states []*ts.Tensor
-	h := hs
-	for s := 0; s < steps; s++ {
-		x, err := keep(emb.Select(0, int64(s), false))
-		if err != nil {
-			return err
-		}
-		if h, err = keep(ts.GruCell(x, h, g.wIh, g.wHh, g.bIh, g.bHh)); err != nil {
-			return err
-		}
-		states = append(states, h)
-	}
-	all, err := keep(ts.Cat(states, 0)) // [T·B, H]
-	if err != nil {
-		return err
-	}
-	logits, err := keep(g.out.Forward(all))
-	if err != nil {
-		return err
-	}
-	loss, err := keep(logits.CrossEntropyLoss(tgtT, none, 1, gruPad, 0, false))
-	if err != nil {
-		return err
-	}
-	if err := opt.zeroGrad(); err != nil {
-		return err
-	}
-	if err := loss.Backward(); err != nil {
-		return err
-	}
-	return opt.update(g.opts.LR)
+	return s.Close()
 }
 
 // initial returns h_0 = tanh(class embedding) for class ids [B].
-func (g *GRUText) initial(cls *ts.Tensor) (*ts.Tensor, error) {
-	e, err := ts.Embedding(g.classEmb, cls, -1, false, false)
-	if err != nil {
-		return nil, err
-	}
-	return e.Tanh(true)
+func (g *GRUText) initial(s *layers.Scope, cls *ts.Tensor) *ts.Tensor {
+	e := s.Do(func() (*ts.Tensor, error) { return ts.Embedding(g.classEmb, cls, -1, false, false) })
+	return s.Tanh(e)
+}
+
+// cell is one GRU step h' = GRU(h, x) (eq. 16).
+func (g *GRUText) cell(s *layers.Scope, x, h *ts.Tensor) *ts.Tensor {
+	return s.Do(func() (*ts.Tensor, error) { return ts.GruCell(x, h, g.wIh, g.wHh, g.bIh, g.bHh) })
 }
 
 // Text samples a text for class, word by word; a sample naming another
 // class's attribute is drawn again, and after 10 such draws the fallback
-// generator writes the text. Do not call it inside ts.NoGrad.
+// generator writes the text. Do not call it inside tensor.NoGrad.
 func (g *GRUText) Text(class int, r *rand.Rand) (string, error) {
 	for try := 0; try < 10; try++ {
 		s, err := g.sample(class, r)
@@ -271,48 +264,36 @@ func (g *GRUText) Text(class int, r *rand.Rand) (string, error) {
 	return g.opts.Fallback.Text(class, r)
 }
 
+// sample draws one text for class word by word (eq. 17), up to MaxLen
+// words or the end token.
 func (g *GRUText) sample(class int, r *rand.Rand) (string, error) {
 	var words []string
-	var err error
-	ts.NoGrad(func() {
-		var cls, h *ts.Tensor
-		if cls, err = toDevice([]int64{int64(class)}, []int64{1}, g.opts.Device); err != nil {
-			return
-		}
-		defer drop(cls)
-		if h, err = g.initial(cls); err != nil {
-			return
-		}
+	err := tensor.NoGrad(func() error {
+		s := layers.NewScope("")
+		defer s.Close()
+		h := g.initial(s, s.Own(tensor.FromSlice([]int64{int64(class)}, []int64{1}, g.opts.Device)))
 		tok := int64(gruEnd)
-		for len(words) < g.opts.MaxLen {
-			var t, x, nh, logits *ts.Tensor
-			if t, err = toDevice([]int64{tok}, []int64{1}, g.opts.Device); err != nil {
+		for len(words) < g.opts.MaxLen && !s.Failed() {
+			prev := h
+			t := s.Own(tensor.FromSlice([]int64{tok}, []int64{1}, g.opts.Device))
+			x := s.Apply(g.wordEmb, t)
+			h = g.cell(s, x, prev)
+			logits := s.Apply(g.out, h)
+			if s.Failed() {
 				break
 			}
-			x, err = g.wordEmb.Forward(t)
-			drop(t)
+			l, err := tensor.Float64s(logits)
+			s.Free(prev, t, x, logits)
 			if err != nil {
+				s.Fail(err)
 				break
 			}
-			nh, err = ts.GruCell(x, h, g.wIh, g.wHh, g.bIh, g.bHh)
-			drop(x, h)
-			h = nh
-			if err != nil {
-				h = nil
-				break
-			}
-			if logits, err = g.out.Forward(h); err != nil {
-				break
-			}
-			l := logits.Float64Values()
-			drop(logits)
-			tok = sampleSoftmax(l, r)
-			if tok == gruEnd {
+			if tok = sampleSoftmax(l, r); tok == gruEnd {
 				break
 			}
 			words = append(words, g.Vocab[tok])
 		}
-		drop(h)
+		return s.Err()
 	})
 	if err != nil {
 		return "", fmt.Errorf("gru text sample: %w", err)

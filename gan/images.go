@@ -1,12 +1,12 @@
 package gan
 
 import (
-	"bytes"
 	"fmt"
 	"image"
 	"image/color"
 	"image/draw"
 	"image/png"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,6 +15,8 @@ import (
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
+
+	"github.com/vbg-museum/vbg/atomicfile"
 )
 
 // Quotas splits total generated pairs over classes in proportion to
@@ -78,17 +80,14 @@ func ToImage(chw []float32, size int) *image.NRGBA {
 	return img
 }
 
-// WritePNG writes an image to path, creating its folder.
+// WritePNG writes an image to path (atomically, see package atomicfile),
+// creating its folder.
 func WritePNG(path string, img image.Image) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("write png: %w", err)
 	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		return fmt.Errorf("write png %s: %w", path, err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write png: %w", err)
+	if err := atomicfile.WriteWith(path, func(w io.Writer) error { return png.Encode(w, img) }); err != nil {
+		return fmt.Errorf("png: %w", err)
 	}
 	return nil
 }

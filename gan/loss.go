@@ -5,6 +5,9 @@ import (
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/vbg-museum/vbg/layers"
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // Losses. Every function returns a scalar tensor owned by the caller and
@@ -17,22 +20,8 @@ import (
 //	L_D = −mean log D(x_real) − mean log(1 − D(G(z)))
 //	    = mean softplus(−F(x_real)) + mean softplus(F(G(z)))
 func DiscriminatorLoss(realLogits, fakeLogits *ts.Tensor) (*ts.Tensor, error) {
-	negReal, err := realLogits.Neg(false)
-	if err != nil {
-		return nil, fmt.Errorf("discriminator loss: %w", err)
-	}
-	a, err := meanSoftplus(negReal)
-	drop(negReal)
-	if err != nil {
-		return nil, fmt.Errorf("discriminator loss: %w", err)
-	}
-	defer drop(a)
-	b, err := meanSoftplus(fakeLogits)
-	if err != nil {
-		return nil, fmt.Errorf("discriminator loss: %w", err)
-	}
-	defer drop(b)
-	return a.Add(b, false)
+	s := layers.NewScope("discriminator loss")
+	return s.Keep(s.Add(meanSoftplus(s, neg(s, realLogits)), meanSoftplus(s, fakeLogits)))
 }
 
 // GeneratorLoss is G's side of the adversarial game. The minimax form is
@@ -41,27 +30,27 @@ func DiscriminatorLoss(realLogits, fakeLogits *ts.Tensor) (*ts.Tensor, error) {
 // L_G = −mean log D(G(z)) = mean softplus(−F(G(z))), which has strong
 // gradients exactly when D rejects the samples.
 func GeneratorLoss(fakeLogits *ts.Tensor, nonSaturating bool) (*ts.Tensor, error) {
+	s := layers.NewScope("generator loss")
 	if nonSaturating {
-		neg, err := fakeLogits.Neg(false)
-		if err != nil {
-			return nil, fmt.Errorf("generator loss: %w", err)
-		}
-		defer drop(neg)
-		return meanSoftplus(neg)
+		return s.Keep(meanSoftplus(s, neg(s, fakeLogits)))
 	}
-	m, err := meanSoftplus(fakeLogits)
-	if err != nil {
-		return nil, fmt.Errorf("generator loss: %w", err)
-	}
-	return m.Neg(true)
+	return s.Keep(neg(s, meanSoftplus(s, fakeLogits)))
 }
 
-func meanSoftplus(x *ts.Tensor) (*ts.Tensor, error) {
-	s, err := x.Softplus(false)
-	if err != nil {
-		return nil, err
-	}
-	return s.Mean(gotch.Float, true)
+// neg is −x.
+func neg(s *layers.Scope, x *ts.Tensor) *ts.Tensor {
+	return s.Do(func() (*ts.Tensor, error) { return x.Neg(false) })
+}
+
+// meanSoftplus is mean(softplus(x)) over all elements.
+func meanSoftplus(s *layers.Scope, x *ts.Tensor) *ts.Tensor {
+	sp := s.Do(func() (*ts.Tensor, error) { return x.Softplus(false) })
+	return mean(s, sp)
+}
+
+// mean is the mean of all elements of x.
+func mean(s *layers.Scope, x *ts.Tensor) *ts.Tensor {
+	return s.Do(func() (*ts.Tensor, error) { return x.Mean(gotch.Float, false) })
 }
 
 // StyleLoss is the style constraint loss: for each style layer l, the
@@ -78,67 +67,37 @@ func StyleLoss(gen, target []*ts.Tensor, weights *ts.Tensor) (*ts.Tensor, error)
 	if len(gen) != len(target) || len(gen) == 0 {
 		return nil, fmt.Errorf("style loss: %d generated and %d target layers", len(gen), len(target))
 	}
+	s := layers.NewScope("style loss")
 	var total *ts.Tensor
 	for l := range gen {
-		d, err := gen[l].Sub(target[l], false)
-		if err != nil {
-			drop(total)
-			return nil, fmt.Errorf("style loss layer %d: %w", l, err)
-		}
-		sq, err := d.Square(true)
-		if err != nil {
-			drop(total)
-			return nil, fmt.Errorf("style loss layer %d: %w", l, err)
-		}
-		per, err := sq.SumDimIntlist([]int64{1, 2}, false, gotch.Float, true) // [B]
-		if err != nil {
-			drop(total)
-			return nil, fmt.Errorf("style loss layer %d: %w", l, err)
-		}
-		term, err := weightedMean(per, weights)
-		drop(per)
-		if err != nil {
-			drop(total)
-			return nil, fmt.Errorf("style loss layer %d: %w", l, err)
-		}
-		if total == nil {
+		term := s.Do(func() (*ts.Tensor, error) { return styleTerm(l, gen[l], target[l], weights) })
+		if l == 0 {
 			total = term
 			continue
 		}
-		sum, err := total.Add(term, false)
-		drop(total, term)
-		if err != nil {
-			return nil, fmt.Errorf("style loss: %w", err)
-		}
-		total = sum
+		total = s.Add(total, term)
 	}
-	return total, nil
+	return s.Keep(total)
 }
 
-// weightedMean returns Σ w·x / max(1, Σ w), or mean(x) when w is nil.
-func weightedMean(x, w *ts.Tensor) (*ts.Tensor, error) {
+// styleTerm is layer l's Σ_b w_b ‖G_l(x_b) − T_l(c_b)‖²_F / max(1, Σ_b w_b).
+func styleTerm(l int, gen, target, weights *ts.Tensor) (*ts.Tensor, error) {
+	s := layers.NewScope(fmt.Sprintf("layer %d", l))
+	d := s.Sub(gen, target)
+	sq := s.Do(func() (*ts.Tensor, error) { return d.Square(false) })
+	return s.Keep(weightedMean(s, s.Sum(sq, 1, 2), weights)) // ‖·‖²_F per sample, [B]
+}
+
+// weightedMean is Σ w·x / max(1, Σ w), or mean(x) when w is nil.
+func weightedMean(s *layers.Scope, x, w *ts.Tensor) *ts.Tensor {
 	if w == nil {
-		return x.Mean(gotch.Float, false)
+		return mean(s, x)
 	}
-	xw, err := x.Mul(w, false)
-	if err != nil {
-		return nil, err
-	}
-	s, err := xw.Sum(gotch.Float, true)
-	if err != nil {
-		return nil, err
-	}
-	ws, err := w.Sum(gotch.Float, false)
-	if err != nil {
-		drop(s)
-		return nil, err
-	}
-	n := ws.Float64Values()[0]
-	drop(ws)
-	if n < 1 {
-		n = 1
-	}
-	return s.DivScalar(ts.FloatScalar(n), true)
+	xw := s.Mul(x, w)
+	sum := s.Do(func() (*ts.Tensor, error) { return xw.Sum(gotch.Float, false) })
+	ws := s.Do(func() (*ts.Tensor, error) { return w.Sum(gotch.Float, false) })
+	n := max(s.Float(ws), 1)
+	return s.Do(func() (*ts.Tensor, error) { return sum.DivScalar(ts.FloatScalar(n), false) })
 }
 
 // AttributeLoss is the attribute consistency loss on the discriminator's
@@ -154,24 +113,18 @@ func weightedMean(x, w *ts.Tensor) (*ts.Tensor, error) {
 // must look like their class and its attributes to the discriminator.
 // attrLogits and attrTargets are nil when the table has no attributes.
 func AttributeLoss(classLogits, attrLogits, classes, attrTargets *ts.Tensor, classWeight float64) (*ts.Tensor, error) {
-	ce, err := classLogits.CrossEntropyLoss(classes, none, 1, -100, 0, false)
-	if err != nil {
-		return nil, fmt.Errorf("attribute loss: %w", err)
-	}
+	s := layers.NewScope("attribute loss")
+	loss := s.Do(func() (*ts.Tensor, error) {
+		return classLogits.CrossEntropyLoss(classes, tensor.None, 1, -100, 0, false)
+	})
 	if classWeight != 1 {
-		if err := ce.MulScalar_(ts.FloatScalar(classWeight)); err != nil {
-			drop(ce)
-			return nil, fmt.Errorf("attribute loss: %w", err)
-		}
+		loss = s.MulScalar(loss, classWeight)
 	}
 	if attrLogits == nil {
-		return ce, nil
+		return s.Keep(loss)
 	}
-	defer drop(ce)
-	bce, err := attrLogits.BinaryCrossEntropyWithLogits(attrTargets, none, none, 1, false)
-	if err != nil {
-		return nil, fmt.Errorf("attribute loss: %w", err)
-	}
-	defer drop(bce)
-	return ce.Add(bce, false)
+	bce := s.Do(func() (*ts.Tensor, error) {
+		return attrLogits.BinaryCrossEntropyWithLogits(attrTargets, tensor.None, tensor.None, 1, false)
+	})
+	return s.Keep(s.Add(loss, bce))
 }

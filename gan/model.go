@@ -10,6 +10,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vbg-museum/vbg/layers"
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // Mode selects how the batch norms of G and D normalise.
@@ -23,8 +24,9 @@ const (
 	Train
 )
 
-func (m Mode) norm(bn *layers.BatchNorm2d, x *ts.Tensor) (*ts.Tensor, error) {
-	return bn.Forward(x, m == Train)
+// norm applies bn to x in mode, recorded on s.
+func (m Mode) norm(s *layers.Scope, bn *layers.BatchNorm2d, x *ts.Tensor) *ts.Tensor {
+	return s.Do(func() (*ts.Tensor, error) { return bn.Forward(x, m == Train) })
 }
 
 // norms returns the generator's batch norms.
@@ -119,55 +121,30 @@ func NewGenerator(p *nn.Path, c ModelConfig) (*Generator, error) {
 // Forward maps noise z [B, NoiseDim] and class ids [B] (int64) to images
 // [B, 3, S, S] in [-1, 1]; mode selects the batch-norm statistics.
 func (g *Generator) Forward(z, classes *ts.Tensor, mode Mode) (*ts.Tensor, error) {
-	emb, err := g.Embed.Forward(classes)
-	if err != nil {
-		return nil, fmt.Errorf("generator: %w", err)
+	s := layers.NewScope("generator")
+	// Eq. 15, f_fc: the noise and the class code to an 8g×s×s map.
+	h := s.Apply(g.FC, s.Cat(1, z, s.Apply(g.Embed, classes)))
+	n := g.Cfg.start()
+	x := s.Relu(mode.norm(s, g.BN0, s.Reshape(h, -1, 8*g.Cfg.GenChannels, n, n)))
+	// Eq. 15, f_tconv: each transposed convolution doubles the side. A
+	// layer's input is freed once it has run (autograd keeps what it needs).
+	for i := range g.Up {
+		in := x
+		x = s.Do(func() (*ts.Tensor, error) { return g.layer(i, in, mode) })
+		s.Free(in)
 	}
-	in, err := ts.Cat([]*ts.Tensor{z, emb}, 1)
-	drop(emb)
-	if err != nil {
-		return nil, fmt.Errorf("generator: %w", err)
-	}
-	h, err := g.FC.Forward(in)
-	drop(in)
-	if err != nil {
-		return nil, fmt.Errorf("generator: %w", err)
-	}
-	s := g.Cfg.start()
-	x, err := h.Reshape([]int64{-1, 8 * g.Cfg.GenChannels, s, s}, true)
-	if err != nil {
-		return nil, fmt.Errorf("generator: %w", err)
-	}
-	if x, err = bnRelu(g.BN0, x, mode); err != nil {
-		return nil, fmt.Errorf("generator fc: %w", err)
-	}
-	for i, up := range g.Up {
-		y, err := up.Forward(x)
-		drop(x)
-		if err != nil {
-			return nil, fmt.Errorf("generator layer %d: %w", i, err)
-		}
-		if i < 3 {
-			if x, err = bnRelu(g.BN[i], y, mode); err != nil {
-				return nil, fmt.Errorf("generator layer %d: %w", i, err)
-			}
-			continue
-		}
-		if x, err = y.Tanh(true); err != nil {
-			return nil, fmt.Errorf("generator output: %w", err)
-		}
-	}
-	return x, nil
+	return s.Keep(x)
 }
 
-// bnRelu applies batch norm then ReLU and frees x.
-func bnRelu(bn *layers.BatchNorm2d, x *ts.Tensor, mode Mode) (*ts.Tensor, error) {
-	y, err := mode.norm(bn, x)
-	drop(x)
-	if err != nil {
-		return nil, err
+// layer is the generator's layer i: transposed convolution "up.i", then
+// batch norm "bn.i" and ReLU, or tanh after the last.
+func (g *Generator) layer(i int, x *ts.Tensor, mode Mode) (*ts.Tensor, error) {
+	s := layers.NewScope(fmt.Sprintf("up.%d", i))
+	y := s.Apply(g.Up[i], x)
+	if i == len(g.Up)-1 {
+		return s.Keep(s.Tanh(y))
 	}
-	return y.Relu(true)
+	return s.Keep(s.Relu(mode.norm(s, g.BN[i], y)))
 }
 
 // Discriminator is the DCGAN discriminator with an auxiliary head (paper
@@ -196,7 +173,7 @@ type DOutput struct {
 // Drop frees the output's tensors.
 func (o *DOutput) Drop() {
 	if o != nil {
-		drop(o.Logit, o.ClassLogits, o.AttrLogits)
+		tensor.Drop(o.Logit, o.ClassLogits, o.AttrLogits)
 	}
 }
 
@@ -241,69 +218,38 @@ func NewDiscriminator(p *nn.Path, c ModelConfig) (*Discriminator, error) {
 // Forward scores images x [B, 3, S, S] in [-1, 1]; mode selects the
 // batch-norm statistics.
 func (d *Discriminator) Forward(x *ts.Tensor, mode Mode) (*DOutput, error) {
-	h, err := d.features(x, mode)
-	if err != nil {
+	s := layers.NewScope("discriminator")
+	h := x
+	for i := range d.Conv {
+		in := h
+		h = s.Do(func() (*ts.Tensor, error) { return d.layer(i, in, mode) })
+		s.Free(in) // x, not the scope's, is left alone
+	}
+	h = s.Flatten(h, 1, -1) // [B, 8d·s·s]
+	// Eq. 18, D(x) = σ(F(x)): the real/fake logit F(x).
+	out := &DOutput{Logit: s.Reshape(s.Apply(d.Adv, h), -1)}
+	// The auxiliary head: class logits, then attribute logits.
+	aux := s.Apply(d.Aux, h)
+	out.ClassLogits = aux
+	if d.Cfg.Attributes > 0 {
+		out.ClassLogits = s.Narrow(aux, 1, 0, d.Cfg.Classes)
+		out.AttrLogits = s.Narrow(aux, 1, d.Cfg.Classes, d.Cfg.Attributes)
+	}
+	if err := s.KeepAll(out.Logit, out.ClassLogits, out.AttrLogits); err != nil {
 		return nil, err
-	}
-	defer drop(h)
-	adv, err := d.Adv.Forward(h)
-	if err != nil {
-		return nil, fmt.Errorf("discriminator: %w", err)
-	}
-	out := &DOutput{}
-	if out.Logit, err = adv.Reshape([]int64{-1}, true); err != nil {
-		return nil, fmt.Errorf("discriminator: %w", err)
-	}
-	aux, err := d.Aux.Forward(h)
-	if err != nil {
-		out.Drop()
-		return nil, fmt.Errorf("discriminator aux: %w", err)
-	}
-	if d.Cfg.Attributes == 0 {
-		out.ClassLogits = aux
-		return out, nil
-	}
-	defer drop(aux)
-	if out.ClassLogits, err = aux.Narrow(1, 0, d.Cfg.Classes, false); err == nil {
-		out.AttrLogits, err = aux.Narrow(1, d.Cfg.Classes, d.Cfg.Attributes, false)
-	}
-	if err != nil {
-		out.Drop()
-		return nil, fmt.Errorf("discriminator aux: %w", err)
 	}
 	return out, nil
 }
 
-// features runs the convolutions and returns [B, 8d·s·s].
-func (d *Discriminator) features(x *ts.Tensor, mode Mode) (*ts.Tensor, error) {
-	h := x
-	for i, conv := range d.Conv {
-		y, err := conv.Forward(h)
-		if h != x {
-			drop(h)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("discriminator layer %d: %w", i, err)
-		}
-		if i > 0 {
-			z, err := mode.norm(d.BN[i-1], y)
-			drop(y)
-			if err != nil {
-				return nil, fmt.Errorf("discriminator layer %d: %w", i, err)
-			}
-			y = z
-		}
-		h, err = layers.LeakyReLU(y, 0.2)
-		drop(y)
-		if err != nil {
-			return nil, fmt.Errorf("discriminator layer %d: %w", i, err)
-		}
+// layer is the discriminator's layer i: convolution "conv.i", batch norm
+// "bn.(i-1)" on all but the first, LeakyReLU(0.2).
+func (d *Discriminator) layer(i int, x *ts.Tensor, mode Mode) (*ts.Tensor, error) {
+	s := layers.NewScope(fmt.Sprintf("conv.%d", i))
+	h := s.Apply(d.Conv[i], x)
+	if i > 0 {
+		h = mode.norm(s, d.BN[i-1], h)
 	}
-	f, err := h.Flatten(1, -1, true)
-	if err != nil {
-		return nil, fmt.Errorf("discriminator: %w", err)
-	}
-	return f, nil
+	return s.Keep(s.Do(func() (*ts.Tensor, error) { return layers.LeakyReLU(h, 0.2) }))
 }
 
 // StyleNet is the fixed feature extractor the style constraint loss takes
@@ -331,7 +277,7 @@ func NewStyleNet(c int64, seed uint64, dev gotch.Device) (*StyleNet, error) {
 		for i := range v {
 			v[i] = float32(r.NormFloat64() * std)
 		}
-		return toDevice(v, shape, dev)
+		return tensor.FromSlice(v, shape, dev)
 	}
 	w1, err := he([]int64{c, 3, 3, 3})
 	if err != nil {
@@ -339,93 +285,57 @@ func NewStyleNet(c int64, seed uint64, dev gotch.Device) (*StyleNet, error) {
 	}
 	w2, err := he([]int64{2 * c, c, 3, 3})
 	if err != nil {
-		drop(w1)
+		tensor.Drop(w1)
 		return nil, fmt.Errorf("style net: %w", err)
 	}
 	return &StyleNet{W1: w1, W2: w2}, nil
 }
 
 // Layers is the number of feature maps Features returns.
-func (s *StyleNet) Layers() int { return 2 }
+func (n *StyleNet) Layers() int { return 2 }
 
 // Features returns the two ReLU feature maps of x [B, 3, H, W]
 // ([B, c, H, W] and [B, 2c, H/2, W/2]), owned by the caller.
-func (s *StyleNet) Features(x *ts.Tensor) ([]*ts.Tensor, error) {
-	c1, err := ts.Conv2d(x, s.W1, none, []int64{1, 1}, []int64{1, 1}, []int64{1, 1}, 1)
-	if err != nil {
-		return nil, fmt.Errorf("style features: %w", err)
-	}
-	f1, err := c1.Relu(true)
-	if err != nil {
-		return nil, fmt.Errorf("style features: %w", err)
-	}
-	p, err := f1.AvgPool2d([]int64{2, 2}, []int64{2, 2}, []int64{0, 0}, false, true, nil, false)
-	if err != nil {
-		drop(f1)
-		return nil, fmt.Errorf("style features: %w", err)
-	}
-	c2, err := ts.Conv2d(p, s.W2, none, []int64{1, 1}, []int64{1, 1}, []int64{1, 1}, 1)
-	drop(p)
-	if err != nil {
-		drop(f1)
-		return nil, fmt.Errorf("style features: %w", err)
-	}
-	f2, err := c2.Relu(true)
-	if err != nil {
-		drop(f1)
-		return nil, fmt.Errorf("style features: %w", err)
+func (n *StyleNet) Features(x *ts.Tensor) ([]*ts.Tensor, error) {
+	s := layers.NewScope("style features")
+	f1 := s.Relu(conv3x3(s, x, n.W1))
+	p := s.Do(func() (*ts.Tensor, error) {
+		return f1.AvgPool2d([]int64{2, 2}, []int64{2, 2}, []int64{0, 0}, false, true, nil, false)
+	})
+	f2 := s.Relu(conv3x3(s, p, n.W2))
+	if err := s.KeepAll(f1, f2); err != nil {
+		return nil, err
 	}
 	return []*ts.Tensor{f1, f2}, nil
 }
 
+// conv3x3 convolves x with w (3×3, stride 1, padding 1, no bias).
+func conv3x3(s *layers.Scope, x, w *ts.Tensor) *ts.Tensor {
+	return s.Do(func() (*ts.Tensor, error) {
+		return ts.Conv2d(x, w, tensor.None, []int64{1, 1}, []int64{1, 1}, []int64{1, 1}, 1)
+	})
+}
+
 // Grams returns the Gram matrices (layers.GramMatrix) of x's style
 // features, one [B, C, C] per layer, owned by the caller.
-func (s *StyleNet) Grams(x *ts.Tensor) ([]*ts.Tensor, error) {
-	feats, err := s.Features(x)
-	if err != nil {
+func (n *StyleNet) Grams(x *ts.Tensor) ([]*ts.Tensor, error) {
+	s := layers.NewScope("style")
+	feats, err := n.Features(x)
+	s.Fail(err)
+	grams := make([]*ts.Tensor, len(feats))
+	for i, f := range feats {
+		s.Own(f, nil)
+		grams[i] = s.Do(func() (*ts.Tensor, error) { return layers.GramMatrix(f) })
+	}
+	if err := s.KeepAll(grams...); err != nil {
 		return nil, err
 	}
-	defer drop(feats...)
-	out := make([]*ts.Tensor, 0, len(feats))
-	for _, f := range feats {
-		g, err := layers.GramMatrix(f)
-		if err != nil {
-			drop(out...)
-			return nil, fmt.Errorf("style: %w", err)
-		}
-		out = append(out, g)
-	}
-	return out, nil
+	return grams, nil
 }
 
 // Drop frees the net's weights.
-func (s *StyleNet) Drop() {
-	if s != nil {
-		drop(s.W1, s.W2)
+func (n *StyleNet) Drop() {
+	if n != nil {
+		tensor.Drop(n.W1, n.W2)
 	}
-}
-
-// none is an absent optional tensor (see package layers).
-var none = ts.FromCtensor(nil)
-
-// drop frees the tensors that are not nil.
-func drop(xs ...*ts.Tensor) {
-	for _, x := range xs {
-		if x != nil {
-			_ = x.Drop()
-		}
-	}
-}
-
-// toDevice makes a tensor of shape from a Go slice on dev.
-func toDevice[T float32 | int64](vals []T, shape []int64, dev gotch.Device) (*ts.Tensor, error) {
-	t, err := ts.NewTensorFromData(vals, shape)
-	if err != nil {
-		return nil, err
-	}
-	if dev == gotch.CPU {
-		return t, nil
-	}
-	defer drop(t)
-	return t.To(dev, false)
 }

@@ -14,6 +14,11 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/vbg-museum/vbg/layers"
+	"github.com/vbg-museum/vbg/optim"
+	"github.com/vbg-museum/vbg/seed"
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // RealBatch is one batch of real training pairs as plain Go buffers.
@@ -102,7 +107,7 @@ type Trainer struct {
 
 	dev        gotch.Device
 	seed       uint64
-	optG, optD *adam
+	optG, optD *optim.AdamW
 	priors     *ts.Tensor   // [K, A] or nil
 	targets    []*ts.Tensor // per style layer [K, C, C]; nil before SetTextures
 	hasTex     *ts.Tensor   // [K]: 1 where the class has texture patches
@@ -130,23 +135,7 @@ func NewTrainer(o Options) (*Trainer, error) {
 	if t.Style, err = NewStyleNet(int64(c.Loss.StyleChannels), o.Seed, o.Device); err != nil {
 		return nil, err
 	}
-	gp, dp := map[string]*ts.Tensor{}, map[string]*ts.Tensor{}
-	for name, v := range t.VS.Variables() {
-		v := v
-		if !v.MustRequiresGrad() {
-			continue
-		}
-		switch {
-		case strings.HasPrefix(name, "g."):
-			gp[name] = &v
-		case strings.HasPrefix(name, "d."):
-			dp[name] = &v
-		}
-	}
-	if t.optG, err = newAdam(gp, c.Beta1, c.Beta2); err != nil {
-		return nil, err
-	}
-	if t.optD, err = newAdam(dp, c.Beta1, c.Beta2); err != nil {
+	if t.optG, t.optD, err = t.optimizers(); err != nil {
 		return nil, err
 	}
 	if attrs > 0 {
@@ -154,11 +143,40 @@ func NewTrainer(o Options) (*Trainer, error) {
 		for k := 0; k < o.Classes; k++ {
 			pr = append(pr, o.Table.Prior(k)...)
 		}
-		if t.priors, err = toDevice(pr, []int64{int64(o.Classes), int64(attrs)}, o.Device); err != nil {
+		if t.priors, err = tensor.FromSlice(pr, []int64{int64(o.Classes), int64(attrs)}, o.Device); err != nil {
 			return nil, fmt.Errorf("gan priors: %w", err)
 		}
 	}
 	return t, nil
+}
+
+// optimizers builds Adam (AdamW without decay) for G's and for D's
+// trainable tensors, each in name order, so that checkpoints line up.
+func (t *Trainer) optimizers() (optG, optD *optim.AdamW, err error) {
+	gp, dp := map[string]*ts.Tensor{}, map[string]*ts.Tensor{}
+	for name, v := range t.VS.Variables() {
+		v := v
+		trainable, err := tensor.RequiresGrad(&v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("gan %s: %w", name, err)
+		}
+		switch {
+		case !trainable:
+		case strings.HasPrefix(name, "g."):
+			gp[name] = &v
+		case strings.HasPrefix(name, "d."):
+			dp[name] = &v
+		}
+	}
+	c := optim.Config{Beta1: t.Cfg.Beta1, Beta2: t.Cfg.Beta2, Eps: 1e-8, WeightDecay: 0}
+	if optG, err = optim.New(optim.Named(gp), c); err != nil {
+		return nil, nil, fmt.Errorf("gan generator optimizer: %w", err)
+	}
+	if optD, err = optim.New(optim.Named(dp), c); err != nil {
+		optG.Drop()
+		return nil, nil, fmt.Errorf("gan discriminator optimizer: %w", err)
+	}
+	return optG, optD, nil
 }
 
 // SetTextures computes the style targets from a texture library: for each
@@ -172,38 +190,46 @@ func (t *Trainer) SetTextures(lib *TextureLibrary) error {
 	if len(lib.Patches) != k {
 		return fmt.Errorf("gan textures: library for %d classes, want %d", len(lib.Patches), k)
 	}
-	drop(t.targets...)
-	drop(t.hasTex)
+	tensor.Drop(t.targets...)
+	tensor.Drop(t.hasTex)
 	t.targets, t.hasTex = nil, nil
 	perLayer := make([][]*ts.Tensor, t.Style.Layers()) // [layer][class] -> [C, C]
 	defer func() {
 		for _, l := range perLayer {
-			drop(l...)
+			tensor.Drop(l...)
 		}
 	}()
 	has := make([]float32, k)
-	var err error
-	ts.NoGrad(func() {
-		for c := 0; c < k && err == nil; c++ {
-			err = t.classTargets(lib, c, perLayer, has)
+	err := tensor.NoGrad(func() error {
+		for c := 0; c < k; c++ {
+			if err := t.classTargets(lib, c, perLayer, has); err != nil {
+				return err
+			}
 		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("gan textures: %w", err)
 	}
+	var targets []*ts.Tensor
 	for _, l := range perLayer {
-		s, err := ts.Stack(l, 0)
+		st, err := ts.Stack(l, 0)
 		if err != nil {
+			tensor.Drop(targets...)
 			return fmt.Errorf("gan textures: %w", err)
 		}
-		t.targets = append(t.targets, s)
+		targets = append(targets, st)
 	}
-	if t.hasTex, err = toDevice(has, []int64{int64(k)}, t.dev); err != nil {
+	if t.hasTex, err = tensor.FromSlice(has, []int64{int64(k)}, t.dev); err != nil {
+		tensor.Drop(targets...)
 		return fmt.Errorf("gan textures: %w", err)
 	}
+	t.targets = targets
 	return nil
 }
 
+// classTargets appends class c's mean Gram matrix per style layer to
+// perLayer (zeros for a class without patches) and marks has[c].
 func (t *Trainer) classTargets(lib *TextureLibrary, c int, perLayer [][]*ts.Tensor, has []float32) error {
 	n, p := lib.Count(c), lib.PatchSize
 	if n == 0 {
@@ -222,16 +248,16 @@ func (t *Trainer) classTargets(lib *TextureLibrary, c int, perLayer [][]*ts.Tens
 	for _, patch := range lib.Patches[c] {
 		flat = append(flat, patch...)
 	}
-	x, err := toDevice(flat, []int64{int64(n), 3, int64(p), int64(p)}, t.dev)
+	x, err := tensor.FromSlice(flat, []int64{int64(n), 3, int64(p), int64(p)}, t.dev)
 	if err != nil {
 		return err
 	}
-	defer drop(x)
+	defer tensor.Drop(x)
 	grams, err := t.Style.Grams(x)
 	if err != nil {
 		return err
 	}
-	defer drop(grams...)
+	defer tensor.Drop(grams...)
 	for l, g := range grams {
 		m, err := g.MeanDim([]int64{0}, false, gotch.Float, false)
 		if err != nil {
@@ -264,162 +290,195 @@ func (t *Trainer) noise(stream uint64, n int) []float32 {
 // attribute priors, style constraint to the class's texture Grams).
 func (t *Trainer) Step(b RealBatch) (StepStats, error) {
 	var st StepStats
-	n := len(b.Labels)
-	s, a := int(t.Model.ImageSize), int(t.Model.Attributes)
-	switch {
-	case n < 2:
-		return st, fmt.Errorf("gan step: batch of %d; batch norm needs at least 2", n)
-	case len(b.Images) != n*3*s*s:
-		return st, fmt.Errorf("gan step: %d image values for %d images of %d×%d", len(b.Images), n, s, s)
-	case a > 0 && len(b.Attrs) != n*a:
-		return st, fmt.Errorf("gan step: %d attribute values for %d images of %d attributes", len(b.Attrs), n, a)
-	}
-	var bin []*ts.Tensor
-	defer func() { drop(bin...) }()
-	var firstErr error
-	keep := func(x *ts.Tensor, err error) *ts.Tensor {
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-		if x != nil {
-			bin = append(bin, x)
-		}
-		return x
-	}
-	lc := t.Cfg.Loss
-	real := keep(toDevice(b.Images, []int64{int64(n), 3, int64(s), int64(s)}, t.dev))
-	labels := keep(toDevice(b.Labels, []int64{int64(n)}, t.dev))
-	var attrs *ts.Tensor
-	if a > 0 {
-		attrs = keep(toDevice(b.Attrs, []int64{int64(n), int64(a)}, t.dev))
-	}
-	z := keep(toDevice(t.noise(uint64(t.Steps), n), []int64{int64(n), t.Model.NoiseDim}, t.dev))
-	if firstErr != nil {
-		return st, fmt.Errorf("gan step: %w", firstErr)
-	}
-	fake := keep(t.G.Forward(z, labels, Train))
-	if firstErr != nil {
-		return st, fmt.Errorf("gan step: %w", firstErr)
-	}
-	fakeDet := keep(fake.Detach(false))
-	if firstErr != nil {
-		return st, fmt.Errorf("gan step: %w", firstErr)
-	}
-
-	// Discriminator.
-	dReal, err := t.D.Forward(real, Train)
-	if err != nil {
+	if err := t.checkBatch(b); err != nil {
 		return st, fmt.Errorf("gan step: %w", err)
 	}
-	defer dReal.Drop()
-	dFake, err := t.D.Forward(fakeDet, Train)
-	if err != nil {
-		return st, fmt.Errorf("gan step: %w", err)
+	s := layers.NewScope("gan step")
+	in := t.upload(s, b)
+	in.fake = s.Do(func() (*ts.Tensor, error) { return t.G.Forward(in.z, in.labels, Train) })
+	if !s.Failed() {
+		s.Fail(t.updateD(in, &st))
 	}
-	defer dFake.Drop()
-	advD := keep(DiscriminatorLoss(dReal.Logit, dFake.Logit))
-	if firstErr != nil {
-		return st, fmt.Errorf("gan step: %w", firstErr)
+	if !s.Failed() {
+		s.Fail(t.updateG(in, &st))
 	}
-	lossD := keep(advD.MulScalar(ts.FloatScalar(lc.AdversarialW), false))
-	st.AdvD = scalar(advD)
-	if lc.AttributeW > 0 {
-		attrD := keep(AttributeLoss(dReal.ClassLogits, dReal.AttrLogits, labels, attrs, lc.AttributeClassW))
-		if firstErr != nil {
-			return st, fmt.Errorf("gan step: %w", firstErr)
-		}
-		st.AttrD = scalar(attrD)
-		w := keep(attrD.MulScalar(ts.FloatScalar(lc.AttributeW), false))
-		lossD = keep(lossD.Add(w, false))
-	}
-	if firstErr != nil {
-		return st, fmt.Errorf("gan step: %w", firstErr)
-	}
-	st.LossD = scalar(lossD)
-	st.DReal, st.DFake = meanSigmoid(dReal.Logit), meanSigmoid(dFake.Logit)
-	if err := t.optD.zeroGrad(); err != nil {
-		return st, err
-	}
-	if err := lossD.Backward(); err != nil {
-		return st, fmt.Errorf("gan step: D backward: %w", err)
-	}
-	if err := t.optD.update(t.Cfg.LRD); err != nil {
-		return st, err
-	}
-
-	// Generator, against the updated discriminator.
-	dGen, err := t.D.Forward(fake, Train)
-	if err != nil {
-		return st, fmt.Errorf("gan step: %w", err)
-	}
-	defer dGen.Drop()
-	advG := keep(GeneratorLoss(dGen.Logit, lc.Adversarial == "non_saturating"))
-	if firstErr != nil {
-		return st, fmt.Errorf("gan step: %w", firstErr)
-	}
-	st.AdvG = scalar(advG)
-	lossG := keep(advG.MulScalar(ts.FloatScalar(lc.AdversarialW), false))
-	if lc.AttributeW > 0 {
-		var prior *ts.Tensor
-		if t.priors != nil {
-			prior = keep(t.priors.IndexSelect(0, labels, false))
-		}
-		attrG := keep(AttributeLoss(dGen.ClassLogits, dGen.AttrLogits, labels, prior, lc.AttributeClassW))
-		if firstErr != nil {
-			return st, fmt.Errorf("gan step: %w", firstErr)
-		}
-		st.AttrG = scalar(attrG)
-		w := keep(attrG.MulScalar(ts.FloatScalar(lc.AttributeW), false))
-		lossG = keep(lossG.Add(w, false))
-	}
-	if lc.StyleW > 0 && t.targets != nil {
-		grams, err := t.Style.Grams(fake)
-		if err != nil {
-			return st, fmt.Errorf("gan step: %w", err)
-		}
-		bin = append(bin, grams...)
-		tg := make([]*ts.Tensor, len(t.targets))
-		for l, all := range t.targets {
-			tg[l] = keep(all.IndexSelect(0, labels, false))
-		}
-		w := keep(t.hasTex.IndexSelect(0, labels, false))
-		if firstErr != nil {
-			return st, fmt.Errorf("gan step: %w", firstErr)
-		}
-		style := keep(StyleLoss(grams, tg, w))
-		if firstErr != nil {
-			return st, fmt.Errorf("gan step: %w", firstErr)
-		}
-		st.Style = scalar(style)
-		sw := keep(style.MulScalar(ts.FloatScalar(lc.StyleW), false))
-		lossG = keep(lossG.Add(sw, false))
-	}
-	if firstErr != nil {
-		return st, fmt.Errorf("gan step: %w", firstErr)
-	}
-	st.LossG = scalar(lossG)
-	if err := t.optG.zeroGrad(); err != nil {
-		return st, err
-	}
-	if err := lossG.Backward(); err != nil {
-		return st, fmt.Errorf("gan step: G backward: %w", err)
-	}
-	if err := t.optG.update(t.Cfg.LRG); err != nil {
+	if err := s.Close(); err != nil {
 		return st, err
 	}
 	t.Steps++
 	return st, nil
 }
 
-func scalar(x *ts.Tensor) float64 { return x.Float64Values()[0] }
+// stepInputs are one step's tensors, owned by the step's scope.
+type stepInputs struct {
+	real   *ts.Tensor // [B, 3, S, S]
+	labels *ts.Tensor // [B] class ids
+	attrs  *ts.Tensor // [B, A] attribute targets of the real texts; nil without attributes
+	z      *ts.Tensor // [B, NoiseDim]
+	fake   *ts.Tensor // G(z, labels) [B, 3, S, S]
+}
 
-func meanSigmoid(logits *ts.Tensor) float64 {
-	v := logits.Float64Values()
-	var s float64
-	for _, l := range v {
-		s += 1 / (1 + math.Exp(-l))
+// checkBatch reports a batch the step cannot take.
+func (t *Trainer) checkBatch(b RealBatch) error {
+	n := len(b.Labels)
+	s, a := int(t.Model.ImageSize), int(t.Model.Attributes)
+	switch {
+	case n < 2:
+		return fmt.Errorf("batch of %d; batch norm needs at least 2", n)
+	case len(b.Images) != n*3*s*s:
+		return fmt.Errorf("%d image values for %d images of %d×%d", len(b.Images), n, s, s)
+	case a > 0 && len(b.Attrs) != n*a:
+		return fmt.Errorf("%d attribute values for %d images of %d attributes", len(b.Attrs), n, a)
 	}
-	return s / float64(len(v))
+	return nil
+}
+
+// upload moves a batch and the step's noise onto the device.
+func (t *Trainer) upload(s *layers.Scope, b RealBatch) *stepInputs {
+	n, size, a := int64(len(b.Labels)), t.Model.ImageSize, t.Model.Attributes
+	in := &stepInputs{
+		real:   s.Own(tensor.FromSlice(b.Images, []int64{n, 3, size, size}, t.dev)),
+		labels: s.Own(tensor.FromSlice(b.Labels, []int64{n}, t.dev)),
+	}
+	if a > 0 {
+		in.attrs = s.Own(tensor.FromSlice(b.Attrs, []int64{n, a}, t.dev))
+	}
+	in.z = s.Own(tensor.FromSlice(t.noise(uint64(t.Steps), int(n)), []int64{n, t.Model.NoiseDim}, t.dev))
+	return in
+}
+
+// discriminate runs D on x in training mode; s owns its outputs.
+func (t *Trainer) discriminate(s *layers.Scope, x *ts.Tensor) *DOutput {
+	if s.Failed() {
+		return &DOutput{}
+	}
+	out, err := t.D.Forward(x, Train)
+	if err != nil {
+		s.Fail(err)
+		return &DOutput{}
+	}
+	for _, y := range []*ts.Tensor{out.Logit, out.ClassLogits, out.AttrLogits} {
+		if y != nil {
+			s.Own(y, nil)
+		}
+	}
+	return out
+}
+
+// updateD is the discriminator's update on the real images and on the
+// detached fakes:
+//
+//	L_D = w_adv·L_adv(D) + w_attr·L_attr(D on real pairs)
+func (t *Trainer) updateD(in *stepInputs, st *StepStats) error {
+	lc := t.Cfg.Loss
+	s := layers.NewScope("discriminator update")
+	fake := s.Do(func() (*ts.Tensor, error) { return in.fake.Detach(false) })
+	dReal, dFake := t.discriminate(s, in.real), t.discriminate(s, fake)
+	adv := s.Do(func() (*ts.Tensor, error) { return DiscriminatorLoss(dReal.Logit, dFake.Logit) })
+	st.AdvD = s.Float(adv)
+	loss := s.MulScalar(adv, lc.AdversarialW)
+	if lc.AttributeW > 0 {
+		attr := s.Do(func() (*ts.Tensor, error) {
+			return AttributeLoss(dReal.ClassLogits, dReal.AttrLogits, in.labels, in.attrs, lc.AttributeClassW)
+		})
+		st.AttrD = s.Float(attr)
+		loss = s.Add(loss, s.MulScalar(attr, lc.AttributeW))
+	}
+	st.LossD = s.Float(loss)
+	st.DReal, st.DFake = meanSigmoid(s, dReal.Logit), meanSigmoid(s, dFake.Logit)
+	if !s.Failed() {
+		s.Fail(minimise(t.optD, loss, t.Cfg.LRD))
+	}
+	return s.Close()
+}
+
+// updateG is the generator's update on the same fakes, against the
+// updated discriminator:
+//
+//	L_G = w_adv·L_adv(G) + w_attr·L_attr(D on fakes, priors) + w_style·L_style
+func (t *Trainer) updateG(in *stepInputs, st *StepStats) error {
+	lc := t.Cfg.Loss
+	s := layers.NewScope("generator update")
+	d := t.discriminate(s, in.fake)
+	adv := s.Do(func() (*ts.Tensor, error) { return GeneratorLoss(d.Logit, lc.Adversarial == "non_saturating") })
+	st.AdvG = s.Float(adv)
+	loss := s.MulScalar(adv, lc.AdversarialW)
+	if lc.AttributeW > 0 {
+		attr := s.Do(func() (*ts.Tensor, error) { return t.attributeConsistency(in, d) })
+		st.AttrG = s.Float(attr)
+		loss = s.Add(loss, s.MulScalar(attr, lc.AttributeW))
+	}
+	if lc.StyleW > 0 && t.targets != nil {
+		style := s.Do(func() (*ts.Tensor, error) { return t.style(in) })
+		st.Style = s.Float(style)
+		loss = s.Add(loss, s.MulScalar(style, lc.StyleW))
+	}
+	st.LossG = s.Float(loss)
+	if !s.Failed() {
+		s.Fail(minimise(t.optG, loss, t.Cfg.LRG))
+	}
+	return s.Close()
+}
+
+// attributeConsistency is G's attribute consistency loss: D's auxiliary
+// head on the fakes against the asked-for classes and their attribute
+// priors p(a | c).
+func (t *Trainer) attributeConsistency(in *stepInputs, d *DOutput) (*ts.Tensor, error) {
+	s := layers.NewScope("attribute consistency")
+	var prior *ts.Tensor
+	if t.priors != nil {
+		prior = s.Do(func() (*ts.Tensor, error) { return t.priors.IndexSelect(0, in.labels, false) })
+	}
+	return s.Keep(s.Do(func() (*ts.Tensor, error) {
+		return AttributeLoss(d.ClassLogits, d.AttrLogits, in.labels, prior, t.Cfg.Loss.AttributeClassW)
+	}))
+}
+
+// style is the style constraint loss of the fakes against their classes'
+// texture Gram matrices.
+func (t *Trainer) style(in *stepInputs) (*ts.Tensor, error) {
+	s := layers.NewScope("style")
+	grams, err := t.Style.Grams(in.fake)
+	s.Fail(err)
+	for _, g := range grams {
+		s.Own(g, nil)
+	}
+	targets := make([]*ts.Tensor, len(t.targets))
+	for l, all := range t.targets {
+		targets[l] = s.Do(func() (*ts.Tensor, error) { return all.IndexSelect(0, in.labels, false) })
+	}
+	w := s.Do(func() (*ts.Tensor, error) { return t.hasTex.IndexSelect(0, in.labels, false) })
+	return s.Keep(s.Do(func() (*ts.Tensor, error) { return StyleLoss(grams, targets, w) }))
+}
+
+// minimise takes one optimizer step on loss: zero the gradients,
+// backpropagate, update at learning rate lr.
+func minimise(opt *optim.AdamW, loss *ts.Tensor, lr float64) error {
+	if err := opt.ZeroGrad(); err != nil {
+		return err
+	}
+	if err := loss.Backward(); err != nil {
+		return fmt.Errorf("backward: %w", err)
+	}
+	return opt.Update(lr)
+}
+
+// meanSigmoid is the mean of σ(l) over logits, computed in float64 on the
+// host; 0 after an error.
+func meanSigmoid(s *layers.Scope, logits *ts.Tensor) float64 {
+	if s.Failed() {
+		return 0
+	}
+	v, err := tensor.Float64s(logits)
+	if err != nil {
+		s.Fail(err)
+		return 0
+	}
+	var sum float64
+	for _, l := range v {
+		sum += 1 / (1 + math.Exp(-l))
+	}
+	return sum / float64(len(v))
 }
 
 // RoundStats summarise one call of Train.
@@ -521,19 +580,21 @@ func scaleStats(a StepStats, n int) StepStats {
 // and the discriminator's D(x) for each. The noise depends only on
 // (trainer seed, seed), so the same call gives the same images, and an
 // image does not depend on the other requests. Do not call it inside
-// ts.NoGrad.
-func (t *Trainer) Sample(classes []int64, seed uint64) ([]float32, []float64, error) {
+// tensor.NoGrad.
+func (t *Trainer) Sample(classes []int64, sampleSeed uint64) ([]float32, []float64, error) {
 	s := int(t.Model.ImageSize)
 	per := 3 * s * s
 	images := make([]float32, len(classes)*per)
 	real := make([]float64, len(classes))
 	bs := max(t.Cfg.BatchSize, 1)
-	var err error
-	ts.NoGrad(func() {
-		for start := 0; start < len(classes) && err == nil; start += bs {
+	err := tensor.NoGrad(func() error {
+		for start := 0; start < len(classes); start += bs {
 			end := min(start+bs, len(classes))
-			err = t.sampleBatch(classes[start:end], mixSeed(seed, uint64(start)), images[start*per:end*per], real[start:end])
+			if err := t.sampleBatch(classes[start:end], seed.Mix(sampleSeed, uint64(start)), images[start*per:end*per], real[start:end]); err != nil {
+				return err
+			}
 		}
+		return nil
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("gan sample: %w", err)
@@ -548,7 +609,7 @@ func (t *Trainer) Sample(classes []int64, seed uint64) ([]float32, []float64, er
 // kept during training lag behind weights that change every step, and a
 // DCGAN generator evaluated with them tends to saturate into one image per
 // class. Train calls it at the end of every round. Do not call it inside
-// ts.NoGrad.
+// tensor.NoGrad.
 func (t *Trainer) Recalibrate(batches int) error {
 	bns := t.G.norms()
 	saved := make([]float64, len(bns))
@@ -561,9 +622,8 @@ func (t *Trainer) Recalibrate(batches int) error {
 		}
 	}()
 	bs := max(t.Cfg.BatchSize, 2)
-	var err error
-	ts.NoGrad(func() {
-		for k := 0; k < batches && err == nil; k++ {
+	err := tensor.NoGrad(func() error {
+		for k := 0; k < batches; k++ {
 			for _, bn := range bns {
 				bn.Momentum = 1 / float64(k+1)
 			}
@@ -571,8 +631,11 @@ func (t *Trainer) Recalibrate(batches int) error {
 			for i := range classes {
 				classes[i] = int64((k*bs + i) % int(t.Model.Classes))
 			}
-			err = t.forwardNoise(classes, mixSeed(t.seed, 0x7265636c, uint64(k)))
+			if err := t.forwardNoise(classes, seed.Mix(t.seed, 0x7265636c, uint64(k))); err != nil {
+				return err
+			}
 		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("gan recalibrate: %w", err)
@@ -580,68 +643,52 @@ func (t *Trainer) Recalibrate(batches int) error {
 	return nil
 }
 
-func (t *Trainer) forwardNoise(classes []int64, stream uint64) error {
-	n := len(classes)
-	z, err := toDevice(t.noise(stream, n), []int64{int64(n), t.Model.NoiseDim}, t.dev)
-	if err != nil {
-		return err
-	}
-	defer drop(z)
-	lab, err := toDevice(classes, []int64{int64(n)}, t.dev)
-	if err != nil {
-		return err
-	}
-	defer drop(lab)
-	x, err := t.G.Forward(z, lab, Train)
-	drop(x)
-	return err
+// generate runs G in mode on the noise of stream for classes; s owns the
+// images.
+func (t *Trainer) generate(s *layers.Scope, classes []int64, stream uint64, mode Mode) *ts.Tensor {
+	n := int64(len(classes))
+	z := s.Own(tensor.FromSlice(t.noise(stream, len(classes)), []int64{n, t.Model.NoiseDim}, t.dev))
+	labels := s.Own(tensor.FromSlice(classes, []int64{n}, t.dev))
+	return s.Do(func() (*ts.Tensor, error) { return t.G.Forward(z, labels, mode) })
 }
 
+// forwardNoise runs G in training mode (updating its batch-norm
+// statistics) on the noise of stream.
+func (t *Trainer) forwardNoise(classes []int64, stream uint64) error {
+	s := layers.NewScope("")
+	t.generate(s, classes, stream, Train)
+	return s.Close()
+}
+
+// sampleBatch generates images for classes into dst and D(x) into real.
 func (t *Trainer) sampleBatch(classes []int64, stream uint64, dst []float32, real []float64) error {
-	n := len(classes)
-	z, err := toDevice(t.noise(stream, n), []int64{int64(n), t.Model.NoiseDim}, t.dev)
+	s := layers.NewScope("")
+	defer s.Close()
+	x := t.generate(s, classes, stream, Eval)
+	d := s.Do(func() (*ts.Tensor, error) {
+		out, err := t.D.Forward(x, Eval)
+		if err != nil {
+			return nil, err
+		}
+		tensor.Drop(out.ClassLogits, out.AttrLogits)
+		return out.Logit, nil
+	})
+	if s.Failed() {
+		return s.Err()
+	}
+	logits, err := tensor.Float64s(d)
 	if err != nil {
 		return err
 	}
-	defer drop(z)
-	lab, err := toDevice(classes, []int64{int64(n)}, t.dev)
-	if err != nil {
-		return err
-	}
-	defer drop(lab)
-	x, err := t.G.Forward(z, lab, Eval)
-	if err != nil {
-		return err
-	}
-	defer drop(x)
-	d, err := t.D.Forward(x, Eval)
-	if err != nil {
-		return err
-	}
-	defer d.Drop()
-	for i, l := range d.Logit.Float64Values() {
+	for i, l := range logits {
 		real[i] = 1 / (1 + math.Exp(-l))
 	}
-	cpu := x
-	if t.dev != gotch.CPU {
-		if cpu, err = x.To(gotch.CPU, false); err != nil {
-			return err
-		}
-		defer drop(cpu)
+	pixels, err := tensor.Values[float32](x)
+	if err != nil {
+		return err
 	}
-	return cpu.CopyData(dst, uint(len(dst)))
-}
-
-// mixSeed derives a stream number from a seed and counters (splitmix64).
-func mixSeed(seed uint64, vals ...uint64) uint64 {
-	h := seed
-	for _, v := range vals {
-		h += 0x9e3779b97f4a7c15 + v
-		h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9
-		h = (h ^ (h >> 27)) * 0x94d049bb133111eb
-		h ^= h >> 31
-	}
-	return h
+	copy(dst, pixels)
+	return nil
 }
 
 // State returns the trainer's tensors for a checkpoint: the variables of
@@ -654,14 +701,14 @@ func (t *Trainer) State() map[string]*ts.Tensor {
 		v := v
 		out["gan."+name] = &v
 	}
-	for k, v := range t.optG.state("gan.adam.g.") {
+	for k, v := range t.optG.State("gan.adam.g.") {
 		out[k] = v
 	}
-	for k, v := range t.optD.state("gan.adam.d.") {
+	for k, v := range t.optD.State("gan.adam.d.") {
 		out[k] = v
 	}
-	drop(t.meta)
-	t.meta, _ = ts.NewTensorFromData([]int64{t.Steps, t.Epoch, t.optG.step, t.optD.step}, []int64{4})
+	tensor.Drop(t.meta)
+	t.meta, _ = tensor.FromSlice([]int64{t.Steps, t.Epoch, t.optG.Step, t.optD.Step}, []int64{4}, gotch.CPU)
 	if t.meta != nil {
 		out["gan.meta"] = t.meta
 	}
@@ -683,7 +730,7 @@ func (t *Trainer) Restore(saved map[string]*ts.Tensor) error {
 		if !ok {
 			return fmt.Errorf("gan state: gan.%s missing (was the checkpoint written with another gan: section?)", name)
 		}
-		if err := copyInto(&v, src); err != nil {
+		if err := tensor.CopyInto(&v, src); err != nil {
 			return fmt.Errorf("gan state: gan.%s: %w", name, err)
 		}
 	}
@@ -691,14 +738,17 @@ func (t *Trainer) Restore(saved map[string]*ts.Tensor) error {
 	if !ok {
 		return fmt.Errorf("gan state: gan.meta missing")
 	}
-	m := meta.Int64Values()
+	m, err := tensor.Int64s(meta)
+	if err != nil {
+		return fmt.Errorf("gan state: gan.meta: %w", err)
+	}
 	if len(m) != 4 {
 		return fmt.Errorf("gan state: gan.meta has %d values, want 4", len(m))
 	}
-	if err := t.optG.load("gan.adam.g.", saved, m[2]); err != nil {
+	if err := t.optG.LoadState("gan.adam.g.", saved, m[2]); err != nil {
 		return fmt.Errorf("gan state: %w", err)
 	}
-	if err := t.optD.load("gan.adam.d.", saved, m[3]); err != nil {
+	if err := t.optD.LoadState("gan.adam.d.", saved, m[3]); err != nil {
 		return fmt.Errorf("gan state: %w", err)
 	}
 	t.Steps, t.Epoch = m[0], m[1]

@@ -12,8 +12,9 @@ import (
 // SelfAttention mirrors Hugging Face's ViTSelfAttention and
 // BertSelfAttention (SDPA variants: ViTSdpaSelfAttention,
 // BertSdpaSelfAttention): per-head query, key and value projections of one
-// sequence and softmax attention between them, computed by libtorch's
-// scaled_dot_product_attention.
+// sequence and softmax attention between them, computed by Scope.Attention
+// (libtorch's scaled_dot_product_attention unless a trace wants the
+// probabilities).
 //
 // https://github.com/huggingface/transformers/blob/v4.41.2/src/transformers/models/vit/modeling_vit.py
 // https://github.com/huggingface/transformers/blob/v4.41.2/src/transformers/models/bert/modeling_bert.py
@@ -21,6 +22,7 @@ type SelfAttention struct {
 	Query, Key, Value *Linear // "query", "key", "value": [D, D]
 	NumHeads, HeadDim int64
 	DropoutProb       float64 // on the attention probabilities, in training
+	Name              string  // checkpoint path, e.g. "vit.encoder.layer.0.attention.attention"
 }
 
 // NewSelfAttention builds the projections under p ("query", "key", "value").
@@ -29,7 +31,7 @@ func NewSelfAttention(p *nn.Path, hidden, heads int64, bias bool, dropout float6
 	if heads <= 0 || hidden <= 0 || hidden%heads != 0 {
 		return nil, fmt.Errorf("self-attention %s: hidden size %d is not a positive multiple of %d heads", key(p, ""), hidden, heads)
 	}
-	a := &SelfAttention{NumHeads: heads, HeadDim: hidden / heads, DropoutProb: dropout}
+	a := &SelfAttention{NumHeads: heads, HeadDim: hidden / heads, DropoutProb: dropout, Name: PathName(p)}
 	var err error
 	for _, l := range []struct {
 		name string
@@ -44,81 +46,44 @@ func NewSelfAttention(p *nn.Path, hidden, heads int64, bias bool, dropout float6
 
 // Forward attends x [B, L, D] to itself and returns the concatenated heads
 // [B, L, D] (before the output projection W^O). mask is nil or an additive
-// mask broadcastable to [B, heads, L, L] (see AdditiveMask).
-func (a *SelfAttention) Forward(x, mask *ts.Tensor, train bool) (*ts.Tensor, error) {
-	size, err := x.Size()
-	if err != nil || len(size) != 3 {
-		return nil, fmt.Errorf("self-attention: want input [B, L, D], got %v (%v)", size, err)
+// mask broadcastable to [B, heads, L, L] (see AdditiveMask). With a trace,
+// the probabilities [B, heads, L, L] are recorded under a.Name.
+func (a *SelfAttention) Forward(x, mask *ts.Tensor, pass Pass) (*ts.Tensor, error) {
+	s := NewScope(a.Name)
+	size := s.Shape(x, 3)
+	if size == nil {
+		return s.Result(nil)
 	}
 	b, l := size[0], size[1]
 	// Eq. (3)/(9): Q = X·W^Q, K = X·W^K, V = X·W^V, split into heads [B, h, L, d_k].
-	q, err := a.project(a.Query, x, b, l)
-	if err != nil {
-		return nil, fmt.Errorf("self-attention query: %w", err)
-	}
-	k, err := a.project(a.Key, x, b, l)
-	if err != nil {
-		drop(q)
-		return nil, fmt.Errorf("self-attention key: %w", err)
-	}
-	v, err := a.project(a.Value, x, b, l)
-	if err != nil {
-		drop(q, k)
-		return nil, fmt.Errorf("self-attention value: %w", err)
-	}
-	// Eq. (4)/(10): head_i = softmax(Q_i·K_iᵀ/√d_k)·V_i (+ mask before softmax).
-	p := 0.0
-	if train {
-		p = a.DropoutProb
-	}
-	if mask == nil {
-		// No mask: libtorch gets None (VBG's gotch patch passes a nil
-		// optional tensor as nullopt) and may use its fused CPU kernel.
-		mask = none
-	}
-	if mask != none && mask.DType() != gotch.Bool && mask.DType() != q.DType() {
-		// Under autocast q is bfloat16 while the additive mask was made in
-		// the hidden states' float32; SDPA wants them to agree.
-		m, err := mask.Totype(q.DType(), false)
-		if err != nil {
-			drop(q, k, v)
-			return nil, fmt.Errorf("self-attention mask: %w", err)
-		}
-		defer drop(m)
-		mask = m
-	}
-	ctx, err := ts.ScaledDotProductAttention(q, k, v, mask, p, false, nil)
-	drop(q, k, v)
-	if err != nil {
-		return nil, fmt.Errorf("self-attention: %w", err)
-	}
-	// Eq. (5)/(11): [head_1; …; head_h] — back to [B, L, h·d_k].
-	t, err := ctx.Transpose(1, 2, true)
-	if err != nil {
-		return nil, fmt.Errorf("self-attention merge heads: %w", err)
-	}
-	out, err := t.Reshape([]int64{b, l, a.NumHeads * a.HeadDim}, true)
-	if err != nil {
-		return nil, fmt.Errorf("self-attention merge heads: %w", err)
-	}
-	return out, nil
+	q := splitHeads(s, s.Apply(a.Query, x), b, l, a.NumHeads, a.HeadDim)
+	k := splitHeads(s, s.Apply(a.Key, x), b, l, a.NumHeads, a.HeadDim)
+	v := splitHeads(s, s.Apply(a.Value, x), b, l, a.NumHeads, a.HeadDim)
+	// Eq. (4)/(10): head_i = softmax(Q_i·K_iᵀ/√d_k + M)·V_i.
+	ctx, probs := s.Attention(q, k, v, MaskLike(s, mask, q), AttentionOptions{Dropout: a.DropoutProb, Train: pass.Train, Probs: pass.Trace != nil})
+	pass.Trace.Record(s, a.Name, probs)
+	// Eq. (5)/(11): [head_1; …; head_h], back to [B, L, h·d_k].
+	return s.Result(mergeHeads(s, ctx, b, l, a.NumHeads*a.HeadDim))
 }
 
-// project computes lin(x) as heads: [B, L, D] -> [B, h, L, d_k] (a view).
-func (a *SelfAttention) project(lin *Linear, x *ts.Tensor, b, l int64) (*ts.Tensor, error) {
-	y, err := lin.Forward(x)
-	if err != nil {
-		return nil, err
+// splitHeads views x [B, L, h·d] as heads [B, h, L, d].
+func splitHeads(s *Scope, x *ts.Tensor, b, l, heads, dim int64) *ts.Tensor {
+	return s.Transpose(s.View(x, b, l, heads, dim), 1, 2)
+}
+
+// mergeHeads turns heads [B, h, L, d] back into [B, L, h·d].
+func mergeHeads(s *Scope, x *ts.Tensor, b, l, dim int64) *ts.Tensor {
+	return s.Reshape(s.Transpose(x, 1, 2), b, l, dim)
+}
+
+// MaskLike is an additive mask in q's dtype: under autocast q is bfloat16
+// while the mask was made in the hidden states' float32, and SDPA wants
+// them to agree. Boolean and missing masks are returned as they are.
+func MaskLike(s *Scope, mask, q *ts.Tensor) *ts.Tensor {
+	if mask == nil || q == nil || mask.DType() == gotch.Bool || mask.DType() == q.DType() {
+		return mask
 	}
-	v, err := y.View([]int64{b, l, a.NumHeads, a.HeadDim}, true)
-	if err != nil {
-		return nil, err
-	}
-	t, err := v.Transpose(1, 2, true)
-	if err != nil {
-		return nil, err
-	}
-	return t, nil
+	return s.Totype(mask, q.DType())
 }
 
 // AdditiveMask turns a padding mask [B, L] (1 or true = attend, 0 = padding;
@@ -128,32 +93,16 @@ func (a *SelfAttention) project(lin *Linear, x *ts.Tensor, b, l int64) (*ts.Tens
 // value (not -inf) keeps rows that are entirely padding finite. The caller
 // owns the result.
 func AdditiveMask(mask *ts.Tensor, dtype gotch.DType) (*ts.Tensor, error) {
-	size, err := mask.Size()
-	if err != nil || len(size) != 2 {
-		return nil, fmt.Errorf("attention mask: want [B, L], got %v (%v)", size, err)
-	}
+	s := NewScope("attention mask")
+	size := s.Shape(mask, 2)
 	lowest, err := lowestFinite(dtype)
-	if err != nil {
-		return nil, fmt.Errorf("attention mask: %w", err)
-	}
-	m, err := mask.Totype(dtype, false)
-	if err != nil {
-		return nil, fmt.Errorf("attention mask: %w", err)
+	s.Fail(err)
+	if s.Failed() {
+		return s.Keep(nil)
 	}
 	// (1 - m)·lowest  ==  (m - 1)·(-lowest)
-	if err := m.AddScalar_(ts.FloatScalar(-1)); err != nil {
-		drop(m)
-		return nil, fmt.Errorf("attention mask: %w", err)
-	}
-	if err := m.MulScalar_(ts.FloatScalar(-lowest)); err != nil {
-		drop(m)
-		return nil, fmt.Errorf("attention mask: %w", err)
-	}
-	out, err := m.View([]int64{size[0], 1, 1, size[1]}, true)
-	if err != nil {
-		return nil, fmt.Errorf("attention mask: %w", err)
-	}
-	return out, nil
+	m := s.MulScalar(s.AddScalar(s.Totype(mask, dtype), -1), -lowest)
+	return s.Keep(s.View(m, size[0], 1, 1, size[1]))
 }
 
 // lowestFinite is torch.finfo(dtype).min.

@@ -40,9 +40,9 @@ func (c BlockConfig) Validate() error {
 }
 
 // ResidualOutput mirrors Hugging Face's ViTSelfOutput, ViTOutput,
-// BertSelfOutput and BertOutput: a dense layer, dropout, the residual
-// connection and (BERT, post-norm) a LayerNorm. In ViT the residual addition
-// lives in ViTLayer; it is folded in here, which gives identical numbers.
+// BertSelfOutput and BertOutput: a dense layer, dropout and, in BERT
+// (post-norm), the residual connection and a LayerNorm. In ViT the residual
+// addition lives in the block (ViTLayer), which passes no residual.
 //
 // https://github.com/huggingface/transformers/blob/v4.41.2/src/transformers/models/vit/modeling_vit.py
 // https://github.com/huggingface/transformers/blob/v4.41.2/src/transformers/models/bert/modeling_bert.py
@@ -50,6 +50,7 @@ type ResidualOutput struct {
 	Dense       *Linear    // "dense"
 	LayerNorm   *LayerNorm // "LayerNorm"; nil for pre-norm (ViT)
 	DropoutProb float64
+	Name        string // checkpoint path
 }
 
 // NewResidualOutput builds "dense" [out, in] and, if postNorm, "LayerNorm"
@@ -59,7 +60,7 @@ func NewResidualOutput(p *nn.Path, in, out int64, postNorm bool, eps, dropout fl
 	if err != nil {
 		return nil, err
 	}
-	o := &ResidualOutput{Dense: d, DropoutProb: dropout}
+	o := &ResidualOutput{Dense: d, DropoutProb: dropout, Name: PathName(p)}
 	if postNorm {
 		if o.LayerNorm, err = NewLayerNorm(p.Sub("LayerNorm"), out, eps); err != nil {
 			return nil, err
@@ -68,25 +69,18 @@ func NewResidualOutput(p *nn.Path, in, out int64, postNorm bool, eps, dropout fl
 	return o, nil
 }
 
-// Forward returns [LN](dropout(dense(h)) + residual). Neither input is freed.
+// Forward returns dropout(dense(h)), plus residual when it is not nil, then
+// LayerNorm when the output has one. Neither input is freed.
 func (o *ResidualOutput) Forward(h, residual *ts.Tensor, train bool) (*ts.Tensor, error) {
-	y, err := o.Dense.Forward(h)
-	if err != nil {
-		return nil, err
+	s := NewScope(o.Name)
+	y := s.Dropout(s.Apply(o.Dense, h), o.DropoutProb, train)
+	if residual != nil {
+		y = s.Add(y, residual)
 	}
-	if y, err = dropoutOwned(y, o.DropoutProb, train); err != nil {
-		return nil, err
+	if o.LayerNorm != nil {
+		y = s.Apply(o.LayerNorm, y)
 	}
-	if err := y.Add_(residual); err != nil {
-		drop(y)
-		return nil, fmt.Errorf("residual: %w", err)
-	}
-	if o.LayerNorm == nil {
-		return y, nil
-	}
-	n, err := o.LayerNorm.Forward(y)
-	drop(y)
-	return n, err
+	return s.Result(y)
 }
 
 // Attention mirrors Hugging Face's ViTAttention and BertAttention: self-
@@ -97,6 +91,7 @@ func (o *ResidualOutput) Forward(h, residual *ts.Tensor, train bool) (*ts.Tensor
 type Attention struct {
 	Self   *SelfAttention  // "attention" in ViT, "self" in BERT
 	Output *ResidualOutput // "output"
+	Name   string          // checkpoint path
 }
 
 // NewAttention builds the self-attention under p.Sub(selfName) and the output
@@ -110,22 +105,15 @@ func NewAttention(p *nn.Path, selfName string, c BlockConfig, postNorm bool) (*A
 	if err != nil {
 		return nil, err
 	}
-	return &Attention{Self: s, Output: o}, nil
+	return &Attention{Self: s, Output: o, Name: PathName(p)}, nil
 }
 
-// Forward returns [LN](MHA(x)·W^O + residual), eq. (5)/(11) and the residual
-// of eq. (6)/(12).
-func (a *Attention) Forward(x, mask, residual *ts.Tensor, train bool) (*ts.Tensor, error) {
-	ctx, err := a.Self.Forward(x, mask, train)
-	if err != nil {
-		return nil, err
-	}
-	out, err := a.Output.Forward(ctx, residual, train)
-	drop(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("attention output: %w", err)
-	}
-	return out, nil
+// Forward returns MHA(x)·W^O, eq. (5)/(11), with the residual and
+// LayerNorm of eq. (12) when residual is given (BERT; see ResidualOutput).
+func (a *Attention) Forward(x, mask, residual *ts.Tensor, pass Pass) (*ts.Tensor, error) {
+	s := NewScope(a.Name)
+	ctx := s.Do(func() (*ts.Tensor, error) { return a.Self.Forward(x, mask, pass) })
+	return s.Result(s.Do(func() (*ts.Tensor, error) { return a.Output.Forward(ctx, residual, pass.Train) }))
 }
 
 // Intermediate mirrors Hugging Face's ViTIntermediate and BertIntermediate:
@@ -136,6 +124,7 @@ func (a *Attention) Forward(x, mask, residual *ts.Tensor, train bool) (*ts.Tenso
 type Intermediate struct {
 	Dense *Linear // "dense": [intermediate, D]
 	Act   Activation
+	Name  string // checkpoint path
 }
 
 // NewIntermediate builds "dense" under p.
@@ -148,22 +137,19 @@ func NewIntermediate(p *nn.Path, c BlockConfig) (*Intermediate, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Intermediate{Dense: d, Act: act}, nil
+	return &Intermediate{Dense: d, Act: act, Name: PathName(p)}, nil
 }
 
 // Forward returns act(x·W_1 + b_1), the inner part of eq. (13).
 func (m *Intermediate) Forward(x *ts.Tensor) (*ts.Tensor, error) {
-	y, err := m.Dense.Forward(x)
-	if err != nil {
-		return nil, fmt.Errorf("intermediate: %w", err)
-	}
-	return m.Act(y)
+	s := NewScope(m.Name)
+	return s.Result(s.Apply(m.Act, s.Apply(m.Dense, x)))
 }
 
 // Block is one transformer encoder layer: [B, L, D] -> [B, L, D]. mask is
 // nil or an additive mask (AdditiveMask). The input is not freed.
 type Block interface {
-	Forward(x, mask *ts.Tensor, train bool) (*ts.Tensor, error)
+	Forward(x, mask *ts.Tensor, pass Pass) (*ts.Tensor, error)
 }
 
 // PreNormBlock mirrors Hugging Face's ViTLayer: LayerNorm before attention and
@@ -176,6 +162,7 @@ type PreNormBlock struct {
 	LayerNormAfter  *LayerNorm      // "layernorm_after"
 	Intermediate    *Intermediate   // "intermediate"
 	Output          *ResidualOutput // "output"
+	Name            string          // checkpoint path, e.g. "vit.encoder.layer.3"
 }
 
 // NewPreNormBlock builds a ViT layer under p (e.g. "encoder.layer.3").
@@ -183,10 +170,8 @@ func NewPreNormBlock(p *nn.Path, c BlockConfig) (*PreNormBlock, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("block %s: %w", key(p, ""), err)
 	}
-	var (
-		b   PreNormBlock
-		err error
-	)
+	b := PreNormBlock{Name: PathName(p)}
+	var err error
 	if b.LayerNormBefore, err = NewLayerNorm(p.Sub("layernorm_before"), c.Hidden, c.Eps); err != nil {
 		return nil, err
 	}
@@ -207,35 +192,14 @@ func NewPreNormBlock(p *nn.Path, c BlockConfig) (*PreNormBlock, error) {
 
 // Forward applies the layer. The paper writes eq. (6)–(7) post-norm; ViT
 // (and its checkpoints) are pre-norm, which is what this computes.
-func (b *PreNormBlock) Forward(x, mask *ts.Tensor, train bool) (*ts.Tensor, error) {
-	// Eq. (6), pre-norm: z' = z + MHA(LN(z)).
-	n, err := b.LayerNormBefore.Forward(x)
-	if err != nil {
-		return nil, err
-	}
-	h, err := b.Attention.Forward(n, mask, x, train)
-	drop(n)
-	if err != nil {
-		return nil, err
-	}
-	// Eq. (7), pre-norm: z = z' + MLP(LN(z')).
-	n, err = b.LayerNormAfter.Forward(h)
-	if err != nil {
-		drop(h)
-		return nil, err
-	}
-	i, err := b.Intermediate.Forward(n)
-	drop(n)
-	if err != nil {
-		drop(h)
-		return nil, err
-	}
-	out, err := b.Output.Forward(i, h, train)
-	drop(i, h)
-	if err != nil {
-		return nil, fmt.Errorf("mlp output: %w", err)
-	}
-	return out, nil
+func (b *PreNormBlock) Forward(x, mask *ts.Tensor, pass Pass) (*ts.Tensor, error) {
+	s := NewScope(b.Name)
+	attn := Func(func(n *ts.Tensor) (*ts.Tensor, error) { return b.Attention.Forward(n, mask, nil, pass) })
+	mlp := Func(func(n *ts.Tensor) (*ts.Tensor, error) {
+		return b.Output.Forward(s.Apply(b.Intermediate, n), nil, pass.Train)
+	})
+	h := s.Add(x, s.Apply(attn, s.Apply(b.LayerNormBefore, x)))           // eq. (6): z' = z + MHA(LN(z))
+	return s.Result(s.Add(h, s.Apply(mlp, s.Apply(b.LayerNormAfter, h)))) // eq. (7): z = z' + MLP(LN(z'))
 }
 
 // PostNormBlock mirrors Hugging Face's BertLayer: residual then LayerNorm
@@ -246,6 +210,7 @@ type PostNormBlock struct {
 	Attention    *Attention      // "attention" (self-attention at "attention.self")
 	Intermediate *Intermediate   // "intermediate"
 	Output       *ResidualOutput // "output" (with "output.LayerNorm")
+	Name         string          // checkpoint path, e.g. "bert.encoder.layer.0"
 }
 
 // NewPostNormBlock builds a BERT layer under p (e.g. "encoder.layer.3").
@@ -253,10 +218,8 @@ func NewPostNormBlock(p *nn.Path, c BlockConfig) (*PostNormBlock, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("block %s: %w", key(p, ""), err)
 	}
-	var (
-		b   PostNormBlock
-		err error
-	)
+	b := PostNormBlock{Name: PathName(p)}
+	var err error
 	if b.Attention, err = NewAttention(p.Sub("attention"), "self", c, true); err != nil {
 		return nil, err
 	}
@@ -269,25 +232,13 @@ func NewPostNormBlock(p *nn.Path, c BlockConfig) (*PostNormBlock, error) {
 	return &b, nil
 }
 
-// Forward applies the layer.
-func (b *PostNormBlock) Forward(x, mask *ts.Tensor, train bool) (*ts.Tensor, error) {
-	// Eq. (12): X' = LN(X + MHA(X)).
-	h, err := b.Attention.Forward(x, mask, x, train)
-	if err != nil {
-		return nil, err
-	}
-	// Eq. (13) and the second residual: LN(X' + FFN(X')), FFN = act(X'W_1+b_1)W_2+b_2.
-	i, err := b.Intermediate.Forward(h)
-	if err != nil {
-		drop(h)
-		return nil, err
-	}
-	out, err := b.Output.Forward(i, h, train)
-	drop(i, h)
-	if err != nil {
-		return nil, fmt.Errorf("ffn output: %w", err)
-	}
-	return out, nil
+// Forward applies the layer: X' = LN(X + MHA(X)) (eq. 12), then
+// LN(X' + FFN(X')) with FFN = act(X'W_1+b_1)W_2+b_2 (eq. 13).
+func (b *PostNormBlock) Forward(x, mask *ts.Tensor, pass Pass) (*ts.Tensor, error) {
+	s := NewScope(b.Name)
+	h := s.Do(func() (*ts.Tensor, error) { return b.Attention.Forward(x, mask, x, pass) })
+	i := s.Apply(b.Intermediate, h)
+	return s.Result(s.Do(func() (*ts.Tensor, error) { return b.Output.Forward(i, h, pass.Train) }))
 }
 
 // Encoder mirrors Hugging Face's ViTEncoder and BertEncoder: a stack of
@@ -297,6 +248,7 @@ func (b *PostNormBlock) Forward(x, mask *ts.Tensor, train bool) (*ts.Tensor, err
 // https://github.com/huggingface/transformers/blob/v4.41.2/src/transformers/models/bert/modeling_bert.py
 type Encoder struct {
 	Layers []Block
+	Name   string // checkpoint path, e.g. "vit.encoder"
 }
 
 // NewEncoder builds n blocks with build(p.Sub("layer").Sub(i)).
@@ -304,7 +256,7 @@ func NewEncoder(p *nn.Path, n int64, build func(p *nn.Path) (Block, error)) (*En
 	if n < 0 {
 		return nil, fmt.Errorf("encoder %s: negative number of layers %d", key(p, "layer"), n)
 	}
-	e := &Encoder{Layers: make([]Block, n)}
+	e := &Encoder{Layers: make([]Block, n), Name: PathName(p)}
 	lp := p.Sub("layer")
 	for i := range e.Layers {
 		b, err := build(lp.Sub(strconv.Itoa(i)))
@@ -326,28 +278,22 @@ func NewPostNormEncoder(p *nn.Path, n int64, c BlockConfig) (*Encoder, error) {
 	return NewEncoder(p, n, func(p *nn.Path) (Block, error) { return NewPostNormBlock(p, c) })
 }
 
-// Forward runs x through every layer, freeing each intermediate output; x is
-// not freed. With no layers it returns a shallow copy of x.
-func (e *Encoder) Forward(x, mask *ts.Tensor, train bool) (*ts.Tensor, error) {
+// Forward runs x through every layer; x is not freed. Each layer's input is
+// freed once the next layer has run, so a pass without gradients holds one
+// layer's activations at a time. With no layers it returns a shallow copy
+// of x.
+func (e *Encoder) Forward(x, mask *ts.Tensor, pass Pass) (*ts.Tensor, error) {
+	s := NewScope(e.Name)
 	if len(e.Layers) == 0 {
-		y, err := x.ShallowClone()
-		if err != nil {
-			return nil, fmt.Errorf("encoder: %w", err)
-		}
-		return y, nil
+		return s.Result(s.Do(x.ShallowClone))
 	}
 	h := x
-	for i, l := range e.Layers {
-		y, err := l.Forward(h, mask, train)
-		if h != x {
-			drop(h)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("encoder layer %d: %w", i, err)
-		}
-		h = y
+	for _, l := range e.Layers {
+		next := s.Do(func() (*ts.Tensor, error) { return l.Forward(h, mask, pass) })
+		s.Free(h)
+		h = next
 	}
-	return h, nil
+	return s.Result(h)
 }
 
 // Pooler mirrors Hugging Face's ViTPooler and BertPooler: tanh(dense(h_0)),
@@ -357,6 +303,7 @@ func (e *Encoder) Forward(x, mask *ts.Tensor, train bool) (*ts.Tensor, error) {
 // https://github.com/huggingface/transformers/blob/v4.41.2/src/transformers/models/bert/modeling_bert.py
 type Pooler struct {
 	Dense *Linear // "dense"
+	Name  string  // checkpoint path
 }
 
 // NewPooler builds "dense" [D, D] under p.
@@ -365,23 +312,11 @@ func NewPooler(p *nn.Path, hidden int64) (*Pooler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Pooler{Dense: d}, nil
+	return &Pooler{Dense: d, Name: PathName(p)}, nil
 }
 
 // Forward maps the hidden states [B, L, D] to [B, D].
 func (p *Pooler) Forward(h *ts.Tensor) (*ts.Tensor, error) {
-	first, err := h.Select(1, 0, false)
-	if err != nil {
-		return nil, fmt.Errorf("pooler: %w", err)
-	}
-	y, err := p.Dense.Forward(first)
-	drop(first)
-	if err != nil {
-		return nil, fmt.Errorf("pooler: %w", err)
-	}
-	out, err := y.Tanh(true)
-	if err != nil {
-		return nil, fmt.Errorf("pooler: %w", err)
-	}
-	return out, nil
+	s := NewScope(p.Name)
+	return s.Result(s.Tanh(s.Apply(p.Dense, s.Select(h, 1, 0))))
 }

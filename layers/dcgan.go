@@ -3,9 +3,10 @@ package layers
 import (
 	"fmt"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // DCGAN building blocks: transposed convolution with libtorch's weight
@@ -17,13 +18,13 @@ import (
 // DCGANStd is the standard deviation of the DCGAN initialisation.
 const DCGANStd = 0.02
 
-// Normal is an nn.Init drawing from N(Mean, Std²), written out explicitly
+// Normal is an Init drawing from N(Mean, Std²), written out explicitly
 // because gotch's default inits are not what their names say.
 type Normal struct {
 	Mean, Std float64
 }
 
-var _ nn.Init = Normal{}
+var _ Init = Normal{}
 
 // DCGANWeightInit is N(0, 0.02): convolution, transposed convolution,
 // linear and embedding weights of the DCGAN generator and discriminator.
@@ -32,47 +33,10 @@ var DCGANWeightInit = Normal{Mean: 0, Std: DCGANStd}
 // DCGANNormInit is N(1, 0.02): the scale (weight) of DCGAN batch norms.
 var DCGANNormInit = Normal{Mean: 1, Std: DCGANStd}
 
-// InitTensor returns a new tensor of the given shape drawn from N(Mean, Std²).
-// It panics only if libtorch fails (nn.Init has no error return).
-func (n Normal) InitTensor(dims []int64, device gotch.Device, dtypeOpt ...gotch.DType) *ts.Tensor {
-	dtype := gotch.DefaultDType
-	if len(dtypeOpt) > 0 {
-		dtype = dtypeOpt[0]
-	}
-	x, err := ts.Empty(dims, dtype, device)
-	if err != nil {
-		panic(fmt.Errorf("normal init %v: %w", dims, err))
-	}
-	if err := n.fill(x); err != nil {
-		drop(x)
-		panic(err)
-	}
-	return x
-}
-
-// Set re-initialises tensor in place (without recording autograd). It
-// panics only if libtorch fails.
-func (n Normal) Set(tensor *ts.Tensor) {
-	if err := n.fill(tensor); err != nil {
-		panic(err)
-	}
-}
-
-// Reinit draws tensor afresh from the distribution, in place, and returns
-// libtorch's error instead of panicking.
-func (n Normal) Reinit(tensor *ts.Tensor) error { return n.fill(tensor) }
-
-func (n Normal) fill(x *ts.Tensor) error {
-	// A detached alias records nothing (see TruncNormal.fill).
-	d, err := x.Detach(false)
-	if err != nil {
-		return fmt.Errorf("normal init: %w", err)
-	}
-	defer drop(d)
-	if err := d.Normal_(n.Mean, n.Std); err != nil {
-		return fmt.Errorf("normal init: %w", err)
-	}
-	return nil
+// Reinit draws x afresh from the distribution, in place and without
+// recording autograd (x may be a parameter).
+func (n Normal) Reinit(x *ts.Tensor) error {
+	return inPlace(x, "normal init", func(d *ts.Tensor) error { return d.Normal_(n.Mean, n.Std) })
 }
 
 // ConvTranspose2d mirrors torch.nn.ConvTranspose2d with square kernels, one
@@ -85,6 +49,8 @@ func (n Normal) fill(x *ts.Tensor) error {
 //
 // https://pytorch.org/docs/2.1/generated/torch.nn.ConvTranspose2d.html
 type ConvTranspose2d struct {
+	// Name is the module's checkpoint path ("g.up.2"); errors carry it.
+	Name                           string
 	Weight                         *ts.Tensor // [in, out, k, k]
 	Bias                           *ts.Tensor // [out], nil without bias
 	Stride, Padding, OutputPadding int64
@@ -92,14 +58,14 @@ type ConvTranspose2d struct {
 
 // NewConvTranspose2d creates "weight" [in, out, k, k] drawn from ini and, if
 // bias, "bias" (zeros) under p.
-func NewConvTranspose2d(p *nn.Path, in, out, kernel, stride, padding int64, bias bool, ini nn.Init) (*ConvTranspose2d, error) {
-	w, err := newVar(p, "weight", []int64{in, out, kernel, kernel}, ini)
+func NewConvTranspose2d(p *nn.Path, in, out, kernel, stride, padding int64, bias bool, ini Init) (*ConvTranspose2d, error) {
+	w, err := newParam(p, "weight", []int64{in, out, kernel, kernel}, ini)
 	if err != nil {
 		return nil, err
 	}
-	c := &ConvTranspose2d{Weight: w, Stride: stride, Padding: padding}
+	c := &ConvTranspose2d{Name: key(p, ""), Weight: w, Stride: stride, Padding: padding}
 	if bias {
-		if c.Bias, err = newVar(p, "bias", []int64{out}, zerosInit); err != nil {
+		if c.Bias, err = newParam(p, "bias", []int64{out}, zeros); err != nil {
 			return nil, err
 		}
 	}
@@ -110,12 +76,12 @@ func NewConvTranspose2d(p *nn.Path, in, out, kernel, stride, padding int64, bias
 func (c *ConvTranspose2d) Forward(x *ts.Tensor) (*ts.Tensor, error) {
 	b := c.Bias
 	if b == nil {
-		b = none
+		b = tensor.None
 	}
 	y, err := ts.ConvTranspose2d(x, c.Weight, b, []int64{c.Stride, c.Stride}, []int64{c.Padding, c.Padding},
 		[]int64{c.OutputPadding, c.OutputPadding}, 1, []int64{1, 1})
 	if err != nil {
-		return nil, fmt.Errorf("conv transpose2d: %w", err)
+		return nil, fmt.Errorf("%s: conv transpose2d: %w", c.Name, err)
 	}
 	return y, nil
 }
@@ -130,6 +96,8 @@ func (c *ConvTranspose2d) Forward(x *ts.Tensor) (*ts.Tensor, error) {
 //
 // https://pytorch.org/docs/2.1/generated/torch.nn.BatchNorm2d.html
 type BatchNorm2d struct {
+	// Name is the module's checkpoint path ("g.bn.0"); errors carry it.
+	Name                    string
 	Weight, Bias            *ts.Tensor // [C], trainable
 	RunningMean, RunningVar *ts.Tensor // [C], buffers: zeros and ones at init
 	Momentum, Eps           float64
@@ -139,15 +107,15 @@ type BatchNorm2d struct {
 // nil for ones), "bias" (zeros) and the buffers "running_mean" (zeros) and
 // "running_var" (ones) of size channels under p, with torch's defaults
 // momentum 0.1 and eps 1e-5.
-func NewBatchNorm2d(p *nn.Path, channels int64, ini nn.Init) (*BatchNorm2d, error) {
+func NewBatchNorm2d(p *nn.Path, channels int64, ini Init) (*BatchNorm2d, error) {
 	if ini == nil {
-		ini = onesInit
+		ini = ones
 	}
-	w, err := newVar(p, "weight", []int64{channels}, ini)
+	w, err := newParam(p, "weight", []int64{channels}, ini)
 	if err != nil {
 		return nil, err
 	}
-	b, err := newVar(p, "bias", []int64{channels}, zerosInit)
+	b, err := newParam(p, "bias", []int64{channels}, zeros)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +127,7 @@ func NewBatchNorm2d(p *nn.Path, channels int64, ini nn.Init) (*BatchNorm2d, erro
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", key(p, "running_var"), err)
 	}
-	return &BatchNorm2d{Weight: w, Bias: b, RunningMean: rm, RunningVar: rv, Momentum: 0.1, Eps: 1e-5}, nil
+	return &BatchNorm2d{Name: key(p, ""), Weight: w, Bias: b, RunningMean: rm, RunningVar: rv, Momentum: 0.1, Eps: 1e-5}, nil
 }
 
 // Forward normalises x [B, C, H, W]. With train it normalises by the batch
@@ -168,7 +136,7 @@ func NewBatchNorm2d(p *nn.Path, channels int64, ini nn.Init) (*BatchNorm2d, erro
 func (n *BatchNorm2d) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 	y, err := ts.BatchNorm(x, n.Weight, n.Bias, n.RunningMean, n.RunningVar, train, n.Momentum, n.Eps, false)
 	if err != nil {
-		return nil, fmt.Errorf("batch norm: %w", err)
+		return nil, fmt.Errorf("%s: batch norm: %w", n.Name, err)
 	}
 	return y, nil
 }
@@ -180,16 +148,9 @@ func LeakyReLU(x *ts.Tensor, slope float64) (*ts.Tensor, error) {
 	if slope < 0 || slope > 1 {
 		return nil, fmt.Errorf("leaky relu: slope %g outside [0, 1]", slope)
 	}
-	s, err := x.MulScalar(ts.FloatScalar(slope), false)
-	if err != nil {
-		return nil, fmt.Errorf("leaky relu: %w", err)
-	}
-	defer drop(s)
-	y, err := x.Maximum(s, false)
-	if err != nil {
-		return nil, fmt.Errorf("leaky relu: %w", err)
-	}
-	return y, nil
+	s := NewScope("leaky relu")
+	sx := s.MulScalar(x, slope)
+	return s.Keep(s.Do(func() (*ts.Tensor, error) { return x.Maximum(sx, false) }))
 }
 
 // GramMatrix returns the Gram matrices of feature maps f [B, C, H, W]:
@@ -201,31 +162,14 @@ func LeakyReLU(x *ts.Tensor, slope float64) (*ts.Tensor, error) {
 // included) makes the entries independent of the image size, so Gram
 // matrices of patches and of whole images can be compared.
 func GramMatrix(f *ts.Tensor) (*ts.Tensor, error) {
-	size, err := f.Size()
-	if err != nil {
-		return nil, fmt.Errorf("gram matrix: %w", err)
-	}
-	if len(size) != 4 {
-		return nil, fmt.Errorf("gram matrix: want [B, C, H, W], got %v", size)
+	s := NewScope("gram matrix")
+	size := s.Shape(f, 4)
+	if s.Failed() {
+		return s.Keep(nil)
 	}
 	b, c, hw := size[0], size[1], size[2]*size[3]
-	flat, err := f.Reshape([]int64{b, c, hw}, false)
-	if err != nil {
-		return nil, fmt.Errorf("gram matrix: %w", err)
-	}
-	defer drop(flat)
-	ft, err := flat.Transpose(1, 2, false)
-	if err != nil {
-		return nil, fmt.Errorf("gram matrix: %w", err)
-	}
-	defer drop(ft)
-	g, err := flat.Bmm(ft, false)
-	if err != nil {
-		return nil, fmt.Errorf("gram matrix: %w", err)
-	}
-	if err := g.DivScalar_(ts.FloatScalar(float64(c * hw))); err != nil {
-		drop(g)
-		return nil, fmt.Errorf("gram matrix: %w", err)
-	}
-	return g, nil
+	flat := s.Reshape(f, b, c, hw)
+	ft := s.Transpose(flat, 1, 2)
+	g := s.Do(func() (*ts.Tensor, error) { return flat.Bmm(ft, false) })
+	return s.Keep(s.Do(func() (*ts.Tensor, error) { return g.DivScalar(ts.FloatScalar(float64(c*hw)), false) }))
 }

@@ -3,11 +3,14 @@ package layers
 import (
 	"math"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 func tensorOf(t *testing.T, vals []float32, shape ...int64) *ts.Tensor {
@@ -234,8 +237,14 @@ func TestDCGANInit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			x := tc.ini.InitTensor([]int64{200, 100}, gotch.CPU)
+			x, err := ts.Zeros([]int64{200, 100}, gotch.Float, gotch.CPU)
+			if err != nil {
+				t.Fatal(err)
+			}
 			defer x.Drop()
+			if err := tc.ini.Reinit(x); err != nil {
+				t.Fatal(err)
+			}
 			vals := x.Float64Values()
 			var s, s2 float64
 			for _, v := range vals {
@@ -270,5 +279,55 @@ func TestLeakyReLU(t *testing.T) {
 	}
 	if _, err := LeakyReLU(x, 2); err == nil {
 		t.Fatal("want an error for slope 2")
+	}
+}
+
+// TestDCGANErrorsNameTheModule feeds each DCGAN block a tensor of the
+// wrong shape: the error names the block's checkpoint path (or the
+// function), nothing panics and no tensor is left behind.
+func TestDCGANErrorsNameTheModule(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	vs := nn.NewVarStore(gotch.CPU)
+	up, err := NewConvTranspose2d(vs.Root().Sub("g").Sub("up").Sub("1"), 4, 2, 4, 2, 1, false, DCGANWeightInit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bn, err := NewBatchNorm2d(vs.Root().Sub("g").Sub("bn").Sub("0"), 4, DCGANNormInit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensorOf(t, make([]float32, 2*3*4*4), 2, 3, 4, 4) // 3 channels where 4 are wanted
+	defer tensor.Drop(x)
+	flat := tensorOf(t, make([]float32, 6), 2, 3)
+	defer tensor.Drop(flat)
+	tests := []struct {
+		name string
+		run  func() (*ts.Tensor, error)
+		want string
+	}{
+		{"transposed convolution", func() (*ts.Tensor, error) { return up.Forward(x) }, "g.up.1: conv transpose2d: "},
+		{"batch norm", func() (*ts.Tensor, error) { return bn.Forward(x, true) }, "g.bn.0: batch norm: "},
+		{"gram matrix of a 2-D tensor", func() (*ts.Tensor, error) { return GramMatrix(flat) }, "gram matrix: want a tensor of 4 dimensions"},
+		{"leaky relu slope", func() (*ts.Tensor, error) { return LeakyReLU(x, 2) }, "leaky relu: slope 2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			defer tensor.Settle()()
+			before := tensor.Live()
+			y, err := tc.run()
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				tensor.Drop(y)
+				t.Fatalf("error %v, want one starting %q", err, tc.want)
+			}
+			if y != nil {
+				t.Error("a result came back with the error")
+			}
+			if n := tensor.Live() - before; n != 0 {
+				t.Errorf("%d tensors leaked", n)
+			}
+		})
 	}
 }

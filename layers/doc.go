@@ -15,6 +15,16 @@
 // _init_weights does (truncated normal, std 0.02, for weights; zeros for
 // biases; ones and zeros for LayerNorm), never with gotch's default init.
 //
+// Forwards are written with a Scope (scope.go): each reads like its
+// equations, the first error stops the chain and comes back as a
+// ModuleError naming the innermost failing module by its checkpoint path
+// ("vit.encoder.layer.3.attention.attention: ..."). Every attention layer
+// computes Scope.Attention (sdpa.go), the one implementation of scaled
+// dot-product attention. A Pass says whether a forward trains and may carry
+// a Trace, which collects each attention layer's probabilities under its
+// path (like Hugging Face's output_attentions) from the same forward that
+// trains.
+//
 // Ownership: every Forward returns a new tensor owned by the caller and frees
 // every intermediate it created before returning, on success and on error.
 // Inputs are never freed. All tensor work must run on one goroutine locked to

@@ -17,6 +17,7 @@ type PatchEmbeddings struct {
 	Projection  *Conv2d // "projection": [D, C, P, P]
 	NumChannels int64
 	PatchSize   int64
+	Name        string // checkpoint path, e.g. "vit.embeddings.patch_embeddings"
 }
 
 // NewPatchEmbeddings builds "projection" under p.
@@ -28,13 +29,7 @@ func NewPatchEmbeddings(p *nn.Path, channels, patch, hidden int64) (*PatchEmbedd
 	if err != nil {
 		return nil, err
 	}
-	return &PatchEmbeddings{Projection: c, NumChannels: channels, PatchSize: patch}, nil
-}
-
-// pixelsBatch is B of pixels [B, C, H, W] already checked by Grid.
-func pixelsBatch(pixels *ts.Tensor) int64 {
-	s, _ := pixels.Size()
-	return s[0]
+	return &PatchEmbeddings{Projection: c, NumChannels: channels, PatchSize: patch, Name: PathName(p)}, nil
 }
 
 // Grid checks pixels [B, C, H, W] and returns the patch grid (H/P, W/P).
@@ -55,22 +50,12 @@ func (e *PatchEmbeddings) Grid(pixels *ts.Tensor) (gh, gw int64, err error) {
 // Forward maps pixels [B, C, H, W] to patch embeddings [B, N, D], N = HW/P²,
 // eq. (1): x_p^i = E_patch(x_p^i).
 func (e *PatchEmbeddings) Forward(pixels *ts.Tensor) (*ts.Tensor, error) {
+	s := NewScope(e.Name)
 	if _, _, err := e.Grid(pixels); err != nil {
-		return nil, err
+		s.Fail(err)
 	}
-	y, err := e.Projection.Forward(pixels) // [B, D, H/P, W/P]
-	if err != nil {
-		return nil, fmt.Errorf("patch embeddings: %w", err)
-	}
-	f, err := y.Flatten(2, 3, true) // [B, D, N]
-	if err != nil {
-		return nil, fmt.Errorf("patch embeddings: %w", err)
-	}
-	t, err := f.Transpose(1, 2, true) // [B, N, D], a strided view
-	if err != nil {
-		return nil, fmt.Errorf("patch embeddings: %w", err)
-	}
-	return t, nil
+	y := s.Apply(e.Projection, pixels)                     // [B, D, H/P, W/P]
+	return s.Result(s.Transpose(s.Flatten(y, 2, 3), 1, 2)) // [B, N, D], a strided view
 }
 
 // ViTEmbeddings mirrors Hugging Face's ViTEmbeddings: patch embeddings, a
@@ -83,6 +68,7 @@ type ViTEmbeddings struct {
 	Patches            *PatchEmbeddings // "patch_embeddings"
 	Grid               int64            // G: the position grid is G×G (image_size/patch_size)
 	DropoutProb        float64
+	Name               string // checkpoint path, e.g. "vit.embeddings"
 }
 
 // NewViTEmbeddings builds the embeddings of a ViT for square images of
@@ -93,12 +79,12 @@ func NewViTEmbeddings(p *nn.Path, channels, imageSize, patch, hidden int64, drop
 		return nil, fmt.Errorf("vit embeddings %s: image size %d is not a positive multiple of patch size %d", key(p, ""), imageSize, patch)
 	}
 	g := imageSize / patch
-	e := &ViTEmbeddings{Grid: g, DropoutProb: dropout}
+	e := &ViTEmbeddings{Grid: g, DropoutProb: dropout, Name: PathName(p)}
 	var err error
-	if e.ClsToken, err = newVar(p, "cls_token", []int64{1, 1, hidden}, NewTruncNormal(InitStd)); err != nil {
+	if e.ClsToken, err = newParam(p, "cls_token", []int64{1, 1, hidden}, NewTruncNormal(InitStd)); err != nil {
 		return nil, err
 	}
-	if e.PositionEmbeddings, err = newVar(p, "position_embeddings", []int64{1, 1 + g*g, hidden}, NewTruncNormal(InitStd)); err != nil {
+	if e.PositionEmbeddings, err = newParam(p, "position_embeddings", []int64{1, 1 + g*g, hidden}, NewTruncNormal(InitStd)); err != nil {
 		return nil, err
 	}
 	if e.Patches, err = NewPatchEmbeddings(p.Sub("patch_embeddings"), channels, patch, hidden); err != nil {
@@ -111,39 +97,20 @@ func NewViTEmbeddings(p *nn.Path, channels, imageSize, patch, hidden int64, drop
 // from the configured image size (multiples of the patch size): the position
 // grid is then resized bicubically (InterpolatePositions).
 func (e *ViTEmbeddings) Forward(pixels *ts.Tensor, train bool) (*ts.Tensor, error) {
+	s := NewScope(e.Name)
 	gh, gw, err := e.Patches.Grid(pixels)
-	if err != nil {
-		return nil, err
-	}
+	s.Fail(err)
+	size := s.Size(pixels)
 	// Eq. (1): patch embeddings [B, N, D].
-	x, err := e.Patches.Forward(pixels)
-	if err != nil {
-		return nil, err
-	}
-	cls, err := e.ClsToken.Expand([]int64{pixelsBatch(pixels), 1, -1}, false, false)
-	if err != nil {
-		drop(x)
-		return nil, fmt.Errorf("vit embeddings: class token: %w", err)
-	}
+	x := s.Apply(e.Patches, pixels)
+	cls := s.Do(func() (*ts.Tensor, error) { return e.ClsToken.Expand([]int64{size[0], 1, -1}, false, false) })
 	// Eq. (2): z_0 = [x_class; x_p^1; …; x_p^N] + E_pos.
-	z, err := ts.Cat([]*ts.Tensor{cls, x}, 1)
-	drop(cls, x)
-	if err != nil {
-		return nil, fmt.Errorf("vit embeddings: %w", err)
-	}
+	z := s.Cat(1, cls, x)
 	pos := e.PositionEmbeddings
 	if gh != e.Grid || gw != e.Grid {
-		if pos, err = InterpolatePositions(e.PositionEmbeddings, gh, gw); err != nil {
-			drop(z)
-			return nil, fmt.Errorf("vit embeddings: %w", err)
-		}
-		defer drop(pos)
+		pos = s.Do(func() (*ts.Tensor, error) { return InterpolatePositions(e.PositionEmbeddings, gh, gw) })
 	}
-	if err := z.Add_(pos); err != nil {
-		drop(z)
-		return nil, fmt.Errorf("vit embeddings: position embeddings: %w", err)
-	}
-	return dropoutOwned(z, e.DropoutProb, train)
+	return s.Result(s.Dropout(s.Add(z, pos), e.DropoutProb, train))
 }
 
 // InterpolatePositions resizes ViT position embeddings pos [1, 1+G², D]
@@ -153,54 +120,30 @@ func (e *ViTEmbeddings) Forward(pixels *ts.Tensor, train bool) (*ts.Tensor, erro
 // scale factors are (g+0.1)/G, passed to the kernel, and the output size is
 // their floor times G, so the results agree to float rounding.
 func InterpolatePositions(pos *ts.Tensor, gh, gw int64) (*ts.Tensor, error) {
-	s, err := pos.Size()
-	if err != nil || len(s) != 3 || s[0] != 1 {
-		return nil, fmt.Errorf("interpolate positions: want [1, 1+G², D], got %v (%v)", s, err)
+	s := NewScope("interpolate positions")
+	size := s.Size(pos)
+	if s.Failed() || len(size) != 3 || size[0] != 1 {
+		s.Failf("want [1, 1+G², D], got %v", size)
+		return s.Keep(nil)
 	}
-	n, d := s[1]-1, s[2]
+	n, d := size[1]-1, size[2]
 	g := int64(math.Sqrt(float64(n)))
-	if g*g != n {
-		return nil, fmt.Errorf("interpolate positions: %d patch positions are not a square grid", n)
+	sh, sw := (float64(gh)+0.1)/float64(g), (float64(gw)+0.1)/float64(g)
+	switch oh, ow := int64(float64(g)*sh), int64(float64(g)*sw); {
+	case g*g != n:
+		s.Failf("%d patch positions are not a square grid", n)
+	case gh == g && gw == g:
+		return s.Keep(s.Do(pos.ShallowClone))
+	case oh != gh || ow != gw:
+		s.Failf("%d×%d grid gives %d×%d, want %d×%d", g, g, oh, ow, gh, gw)
 	}
-	if gh == g && gw == g {
-		return pos.ShallowClone()
-	}
-	sh := (float64(gh) + 0.1) / float64(g)
-	sw := (float64(gw) + 0.1) / float64(g)
-	oh, ow := int64(float64(g)*sh), int64(float64(g)*sw)
-	if oh != gh || ow != gw {
-		return nil, fmt.Errorf("interpolate positions: %d×%d grid gives %d×%d, want %d×%d", g, g, oh, ow, gh, gw)
-	}
-	cls, err := pos.Narrow(1, 0, 1, false) // [1, 1, D]
-	if err != nil {
-		return nil, fmt.Errorf("interpolate positions: %w", err)
-	}
-	defer drop(cls)
-	grid, err := pos.Narrow(1, 1, n, false)
-	if err != nil {
-		return nil, fmt.Errorf("interpolate positions: %w", err)
-	}
-	if grid, err = grid.Reshape([]int64{1, g, g, d}, true); err != nil {
-		return nil, fmt.Errorf("interpolate positions: %w", err)
-	}
-	if grid, err = grid.Permute([]int64{0, 3, 1, 2}, true); err != nil { // [1, D, G, G]
-		return nil, fmt.Errorf("interpolate positions: %w", err)
-	}
-	if grid, err = grid.UpsampleBicubic2d([]int64{gh, gw}, false, []float64{sh}, []float64{sw}, true); err != nil {
-		return nil, fmt.Errorf("interpolate positions: bicubic: %w", err)
-	}
-	if grid, err = grid.Permute([]int64{0, 2, 3, 1}, true); err != nil { // [1, gh, gw, D]
-		return nil, fmt.Errorf("interpolate positions: %w", err)
-	}
-	if grid, err = grid.Reshape([]int64{1, gh * gw, d}, true); err != nil {
-		return nil, fmt.Errorf("interpolate positions: %w", err)
-	}
-	out, err := ts.Cat([]*ts.Tensor{cls, grid}, 1)
-	drop(grid)
-	if err != nil {
-		return nil, fmt.Errorf("interpolate positions: %w", err)
-	}
-	return out, nil
+	cls := s.Narrow(pos, 1, 0, 1)                                                // [1, 1, D]
+	grid := s.Permute(s.Reshape(s.Narrow(pos, 1, 1, n), 1, g, g, d), 0, 3, 1, 2) // [1, D, G, G]
+	grid = s.Do(func() (*ts.Tensor, error) {
+		return grid.UpsampleBicubic2d([]int64{gh, gw}, false, []float64{sh}, []float64{sw}, false)
+	})
+	grid = s.Reshape(s.Permute(grid, 0, 2, 3, 1), 1, gh*gw, d) // [1, gh·gw, D]
+	return s.Keep(s.Cat(1, cls, grid))
 }
 
 // BertEmbeddings mirrors Hugging Face's BertEmbeddings: token, segment
@@ -214,6 +157,7 @@ type BertEmbeddings struct {
 	TokenType   *Embedding // "token_type_embeddings": [type vocab, D]
 	LayerNorm   *LayerNorm // "LayerNorm"
 	DropoutProb float64
+	Name        string // checkpoint path, e.g. "bert.embeddings"
 }
 
 // BertEmbeddingsConfig sizes BertEmbeddings.
@@ -230,7 +174,7 @@ func NewBertEmbeddings(p *nn.Path, c BertEmbeddingsConfig) (*BertEmbeddings, err
 			key(p, ""), c.VocabSize, c.Hidden, c.MaxPositions, c.TypeVocabSize)
 	}
 	var (
-		e   = &BertEmbeddings{DropoutProb: c.Dropout}
+		e   = &BertEmbeddings{DropoutProb: c.Dropout, Name: PathName(p)}
 		err error
 	)
 	if e.Word, err = NewEmbedding(p.Sub("word_embeddings"), c.VocabSize, c.Hidden, c.PadTokenID); err != nil {
@@ -251,56 +195,24 @@ func NewBertEmbeddings(p *nn.Path, c BertEmbeddingsConfig) (*BertEmbeddings, err
 // Forward embeds ids [B, L] (int64) with segment ids tokenTypes [B, L] (nil:
 // all segment 0) at positions 0..L-1 and returns [B, L, D].
 func (e *BertEmbeddings) Forward(ids, tokenTypes *ts.Tensor, train bool) (*ts.Tensor, error) {
-	s, err := ids.Size()
-	if err != nil || len(s) != 2 {
-		return nil, fmt.Errorf("bert embeddings: want ids [B, L], got %v (%v)", s, err)
+	s := NewScope(e.Name)
+	size, table := s.Shape(ids, 2), s.Size(e.Position.Weight)
+	if s.Failed() {
+		return s.Result(nil)
 	}
-	l := s[1]
-	ps, err := e.Position.Weight.Size()
-	if err != nil {
-		return nil, fmt.Errorf("bert embeddings: %w", err)
-	}
-	maxPos := ps[0]
-	if l > maxPos {
-		return nil, fmt.Errorf("bert embeddings: sequence length %d exceeds max_position_embeddings %d", l, maxPos)
+	l := size[1]
+	if l > table[0] {
+		s.Failf("sequence length %d exceeds max_position_embeddings %d", l, table[0])
 	}
 	// Eq. (8): x_i = E_token(t_i) + E_segment(s_i) + E_pos(p_i).
-	x, err := e.Word.Forward(ids)
-	if err != nil {
-		return nil, fmt.Errorf("bert embeddings: tokens: %w", err)
+	seg := func() *ts.Tensor {
+		if tokenTypes != nil {
+			return s.Apply(e.TokenType, tokenTypes)
+		}
+		return s.Narrow(e.TokenType.Weight, 0, 0, 1) // segment 0, broadcast
 	}
-	var seg *ts.Tensor
-	if tokenTypes != nil {
-		seg, err = e.TokenType.Forward(tokenTypes)
-	} else {
-		seg, err = e.TokenType.Weight.Narrow(0, 0, 1, false) // segment 0, broadcast
-	}
-	if err != nil {
-		drop(x)
-		return nil, fmt.Errorf("bert embeddings: segments: %w", err)
-	}
-	err = x.Add_(seg)
-	drop(seg)
-	if err != nil {
-		drop(x)
-		return nil, fmt.Errorf("bert embeddings: segments: %w", err)
-	}
+	x := s.Add(s.Apply(e.Word, ids), seg())
 	// Positions 0..L-1 are the first L rows of the table: no index tensor.
-	pos, err := e.Position.Weight.Narrow(0, 0, l, false)
-	if err != nil {
-		drop(x)
-		return nil, fmt.Errorf("bert embeddings: positions: %w", err)
-	}
-	err = x.Add_(pos)
-	drop(pos)
-	if err != nil {
-		drop(x)
-		return nil, fmt.Errorf("bert embeddings: positions: %w", err)
-	}
-	n, err := e.LayerNorm.Forward(x)
-	drop(x)
-	if err != nil {
-		return nil, fmt.Errorf("bert embeddings: %w", err)
-	}
-	return dropoutOwned(n, e.DropoutProb, train)
+	x = s.Add(x, s.Narrow(e.Position.Weight, 0, 0, l))
+	return s.Result(s.Dropout(s.Apply(e.LayerNorm, x), e.DropoutProb, train))
 }

@@ -182,12 +182,12 @@ func TestBackwardAndDropout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eval1, err := enc.Forward(x, add, false)
+		eval1, err := enc.Forward(x, add, Pass{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		eval2, _ := enc.Forward(x, add, false)
-		train, _ := enc.Forward(x, add, true)
+		eval2, _ := enc.Forward(x, add, Pass{})
+		train, _ := enc.Forward(x, add, Pass{Train: true})
 		if d := eval1.MustSub(eval2, false).MustAbs(true).MustMax(true).Float64Values()[0]; d != 0 {
 			t.Errorf("post=%v: eval forward not deterministic (diff %g)", post, d)
 		}

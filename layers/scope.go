@@ -141,6 +141,41 @@ func (s *Scope) KeepAll(xs ...*ts.Tensor) error {
 	return s.Err()
 }
 
+// ModuleError is a failure inside a module's forward, named by the
+// module's checkpoint path: "vit.encoder.layer.3.attention.attention: ...".
+type ModuleError struct {
+	Path string
+	Err  error
+}
+
+// Error is the path, a colon and the underlying error.
+func (e *ModuleError) Error() string { return e.Path + ": " + e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *ModuleError) Unwrap() error { return e.Err }
+
+// Result is Keep for the forward of a module whose scope is named after its
+// checkpoint path. The error names the innermost module that failed, once:
+// an error that already names a module (a child's ModuleError) comes back
+// as it is, any other is wrapped in a ModuleError with the scope's name.
+func (s *Scope) Result(x *ts.Tensor) (*ts.Tensor, error) {
+	if err := s.Results(x); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// Results is Result for several outputs.
+func (s *Scope) Results(xs ...*ts.Tensor) error {
+	err := s.err
+	var named *ModuleError
+	if err != nil && s.name != "" && !errors.As(err, &named) {
+		err = &ModuleError{Path: s.name, Err: err}
+	}
+	_ = s.KeepAll(xs...)
+	return err
+}
+
 // Close frees every intermediate and returns the scope's error. Defer it
 // in code whose results are not tensors (a loss read back as a number).
 func (s *Scope) Close() error { return s.KeepAll() }

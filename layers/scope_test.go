@@ -12,7 +12,7 @@ import (
 	"github.com/vbg-museum/vbg/tensor"
 )
 
-func ones(t *testing.T, dims ...int64) *ts.Tensor {
+func onesTensor(t *testing.T, dims ...int64) *ts.Tensor {
 	t.Helper()
 	x, err := ts.Ones(dims, gotch.Float, gotch.CPU)
 	if err != nil {
@@ -28,9 +28,10 @@ func ones(t *testing.T, dims ...int64) *ts.Tensor {
 func TestScope(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	x := ones(t, 2, 3)
+	defer tensor.Settle()()
+	x := onesTensor(t, 2, 3)
 	defer tensor.Drop(x)
-	w := ones(t, 4, 5) // does not fit x: matmul fails
+	w := onesTensor(t, 4, 5) // does not fit x: matmul fails
 	defer tensor.Drop(w)
 	tests := []struct {
 		name    string
@@ -93,7 +94,8 @@ func TestScope(t *testing.T) {
 func TestScopeFree(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	x := ones(t, 3)
+	defer tensor.Settle()()
+	x := onesTensor(t, 3)
 	defer tensor.Drop(x)
 	before := tensor.Live()
 	s := NewScope("")

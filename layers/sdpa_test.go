@@ -18,6 +18,7 @@ import (
 func TestAttentionPaths(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	defer tensor.Settle()()
 	if err := ts.ManualSeed(7); err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,23 @@ func TSNE(x [][]float64, o TSNEOptions) ([][2]float64, error) {
 	if o.Iterations <= 0 {
 		o.Iterations = 500
 	}
-	// Squared distances.
+	p := jointAffinities(squaredDistances(x), n, o.Perplexity)
+	m := newTSNEMap(n, o.Seed)
+	exaggerate := o.Iterations / 4
+	for it := 0; it < o.Iterations; it++ {
+		ex, mom := 1.0, 0.8
+		if it < exaggerate {
+			ex, mom = 12, 0.5
+		}
+		m.step(p, ex, mom)
+	}
+	return m.y, nil
+}
+
+// squaredDistances is the n×n matrix of squared Euclidean distances
+// between the rows of x, row-major.
+func squaredDistances(x [][]float64) []float64 {
+	n := len(x)
 	d := make([]float64, n*n)
 	for i := 0; i < n; i++ {
 		for j := i + 1; j < n; j++ {
@@ -43,55 +59,17 @@ func TSNE(x [][]float64, o TSNEOptions) ([][2]float64, error) {
 			d[i*n+j], d[j*n+i] = s, s
 		}
 	}
-	// Conditional affinities by binary search on the precision β.
+	return d
+}
+
+// jointAffinities is P of t-SNE: each row's conditional affinities (with
+// the bandwidth matched to the perplexity), symmetrised as
+// (p_j|i + p_i|j) / 2n and floored at 1e-12.
+func jointAffinities(d []float64, n int, perplexity float64) []float64 {
 	p := make([]float64, n*n)
-	logU := math.Log(o.Perplexity)
+	logU := math.Log(perplexity)
 	for i := 0; i < n; i++ {
-		beta, lo, hi := 1.0, 0.0, math.Inf(1)
-		// Scale by the mean distance so β starts in a sensible range.
-		var mean float64
-		for j := 0; j < n; j++ {
-			mean += d[i*n+j]
-		}
-		mean /= float64(n - 1)
-		if mean > 0 {
-			beta = 1 / mean
-		}
-		row := p[i*n : (i+1)*n]
-		for it := 0; it < 60; it++ {
-			var sum, sumDP float64
-			for j := 0; j < n; j++ {
-				if j == i {
-					row[j] = 0
-					continue
-				}
-				row[j] = math.Exp(-d[i*n+j] * beta)
-				sum += row[j]
-				sumDP += d[i*n+j] * row[j]
-			}
-			if sum == 0 {
-				sum = 1e-300
-			}
-			h := math.Log(sum) + beta*sumDP/sum
-			for j := range row {
-				row[j] /= sum
-			}
-			diff := h - logU
-			if math.Abs(diff) < 1e-5 {
-				break
-			}
-			if diff > 0 {
-				lo = beta
-				if math.IsInf(hi, 1) {
-					beta *= 2
-				} else {
-					beta = (beta + hi) / 2
-				}
-			} else {
-				hi = beta
-				beta = (beta + lo) / 2
-			}
-		}
+		conditionalRow(p[i*n:(i+1)*n], d[i*n:(i+1)*n], i, logU)
 	}
 	for i := 0; i < n; i++ {
 		for j := i + 1; j < n; j++ {
@@ -99,70 +77,125 @@ func TSNE(x [][]float64, o TSNEOptions) ([][2]float64, error) {
 			p[i*n+j], p[j*n+i] = v, v
 		}
 	}
-	r := rand.New(rand.NewPCG(o.Seed, 0x7453e))
-	y := make([][2]float64, n)
+	return p
+}
+
+// conditionalRow sets row to point i's conditional affinities
+// exp(-β·d_ij) / Σ, finding the precision β by binary search so that the
+// row's entropy is logU (at most 60 steps, to 1e-5).
+func conditionalRow(row, d []float64, i int, logU float64) {
+	n := len(row)
+	beta, lo, hi := 1.0, 0.0, math.Inf(1)
+	// Scale by the mean distance so β starts in a sensible range.
+	var mean float64
+	for j := 0; j < n; j++ {
+		mean += d[j]
+	}
+	mean /= float64(n - 1)
+	if mean > 0 {
+		beta = 1 / mean
+	}
+	for it := 0; it < 60; it++ {
+		var sum, sumDP float64
+		for j := 0; j < n; j++ {
+			if j == i {
+				row[j] = 0
+				continue
+			}
+			row[j] = math.Exp(-d[j] * beta)
+			sum += row[j]
+			sumDP += d[j] * row[j]
+		}
+		if sum == 0 {
+			sum = 1e-300
+		}
+		h := math.Log(sum) + beta*sumDP/sum
+		for j := range row {
+			row[j] /= sum
+		}
+		diff := h - logU
+		if math.Abs(diff) < 1e-5 {
+			break
+		}
+		if diff > 0 {
+			lo = beta
+			if math.IsInf(hi, 1) {
+				beta *= 2
+			} else {
+				beta = (beta + hi) / 2
+			}
+		} else {
+			hi = beta
+			beta = (beta + lo) / 2
+		}
+	}
+}
+
+// tsneMap is the state of t-SNE's gradient descent: the layout y, its
+// velocity and per-parameter gains, and scratch space.
+type tsneMap struct {
+	y, vel, gains, grad [][2]float64
+	num                 []float64 // Student-t kernel (1 + |y_i - y_j|²)⁻¹
+	eta                 float64   // learning rate
+}
+
+// newTSNEMap starts n points at N(0, 1e-4²) drawn from seed.
+func newTSNEMap(n int, seed uint64) *tsneMap {
+	r := rand.New(rand.NewPCG(seed, 0x7453e))
+	m := &tsneMap{
+		y: make([][2]float64, n), vel: make([][2]float64, n), gains: make([][2]float64, n),
+		grad: make([][2]float64, n), num: make([]float64, n*n), eta: math.Max(float64(n)/12, 50),
+	}
+	for i := range m.y {
+		m.y[i] = [2]float64{r.NormFloat64() * 1e-4, r.NormFloat64() * 1e-4}
+		m.gains[i] = [2]float64{1, 1}
+	}
+	return m
+}
+
+// step is one gradient step on KL(P‖Q) with P exaggerated by ex and
+// momentum mom; the layout is re-centred afterwards.
+func (m *tsneMap) step(p []float64, ex, mom float64) {
+	y, n := m.y, len(m.y)
+	var z float64
+	for i := 0; i < n; i++ {
+		for j := i + 1; j < n; j++ {
+			dx, dy := y[i][0]-y[j][0], y[i][1]-y[j][1]
+			q := 1 / (1 + dx*dx + dy*dy)
+			m.num[i*n+j], m.num[j*n+i] = q, q
+			z += 2 * q
+		}
+	}
+	for i := 0; i < n; i++ {
+		var gx, gy float64
+		for j := 0; j < n; j++ {
+			if i == j {
+				continue
+			}
+			q := m.num[i*n+j]
+			f := (ex*p[i*n+j] - q/z) * q
+			gx += f * (y[i][0] - y[j][0])
+			gy += f * (y[i][1] - y[j][1])
+		}
+		m.grad[i] = [2]float64{4 * gx, 4 * gy}
+	}
+	var mean [2]float64
+	for i := 0; i < n; i++ {
+		for k := 0; k < 2; k++ {
+			if (m.grad[i][k] > 0) != (m.vel[i][k] > 0) {
+				m.gains[i][k] += 0.2
+			} else {
+				m.gains[i][k] = math.Max(m.gains[i][k]*0.8, 0.01)
+			}
+			m.vel[i][k] = mom*m.vel[i][k] - m.eta*m.gains[i][k]*m.grad[i][k]
+			y[i][k] += m.vel[i][k]
+			mean[k] += y[i][k] / float64(n)
+		}
+	}
 	for i := range y {
-		y[i] = [2]float64{r.NormFloat64() * 1e-4, r.NormFloat64() * 1e-4}
+		y[i][0] -= mean[0]
+		y[i][1] -= mean[1]
 	}
-	vel := make([][2]float64, n)
-	gains := make([][2]float64, n)
-	for i := range gains {
-		gains[i] = [2]float64{1, 1}
-	}
-	num := make([]float64, n*n)
-	grad := make([][2]float64, n)
-	eta := math.Max(float64(n)/12, 50)
-	exaggerate := o.Iterations / 4
-	for it := 0; it < o.Iterations; it++ {
-		var z float64
-		for i := 0; i < n; i++ {
-			for j := i + 1; j < n; j++ {
-				dx, dy := y[i][0]-y[j][0], y[i][1]-y[j][1]
-				q := 1 / (1 + dx*dx + dy*dy)
-				num[i*n+j], num[j*n+i] = q, q
-				z += 2 * q
-			}
-		}
-		ex := 1.0
-		if it < exaggerate {
-			ex = 12
-		}
-		for i := 0; i < n; i++ {
-			var gx, gy float64
-			for j := 0; j < n; j++ {
-				if i == j {
-					continue
-				}
-				q := num[i*n+j]
-				m := (ex*p[i*n+j] - q/z) * q
-				gx += m * (y[i][0] - y[j][0])
-				gy += m * (y[i][1] - y[j][1])
-			}
-			grad[i] = [2]float64{4 * gx, 4 * gy}
-		}
-		mom := 0.5
-		if it >= exaggerate {
-			mom = 0.8
-		}
-		var mean [2]float64
-		for i := 0; i < n; i++ {
-			for k := 0; k < 2; k++ {
-				if (grad[i][k] > 0) != (vel[i][k] > 0) {
-					gains[i][k] += 0.2
-				} else {
-					gains[i][k] = math.Max(gains[i][k]*0.8, 0.01)
-				}
-				vel[i][k] = mom*vel[i][k] - eta*gains[i][k]*grad[i][k]
-				y[i][k] += vel[i][k]
-				mean[k] += y[i][k] / float64(n)
-			}
-		}
-		for i := range y {
-			y[i][0] -= mean[0]
-			y[i][1] -= mean[1]
-		}
-	}
-	return y, nil
 }
 
 // PCA2 projects the rows of x onto their first two principal components

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vbg-museum/vbg/atomicfile"
@@ -334,14 +335,7 @@ func (t *trainer) ganRound(r, epoch int) ([]data.Record, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "images"), 0o755); err != nil {
 		return nil, err
 	}
-	var progress io.Writer
-	if !t.opts.Quiet {
-		progress = t.opts.Progress
-		if progress == nil {
-			progress = os.Stderr
-		}
-	}
-	rs, err := g.tr.Train(t.ganSource(), gan.TrainOptions{Progress: progress, Desc: fmt.Sprintf("gan round %d/%d", r, gc.Rounds)})
+	rs, err := g.tr.Train(t.ganSource(), gan.TrainOptions{Progress: t.ganProgress(), Desc: fmt.Sprintf("gan round %d/%d", r, gc.Rounds)})
 	if err != nil {
 		return nil, err
 	}
@@ -353,108 +347,24 @@ func (t *trainer) ganRound(r, epoch int) ([]data.Record, error) {
 		return nil, t.finishRound(dir, info, nil, nil)
 	}
 	info.Quotas = gan.Quotas(g.counts, gc.Generate.Count, gc.Generate.ClassPower)
-	var classes []int64
-	for c, q := range info.Quotas {
-		for k := 0; k < int(math.Ceil(float64(q)*gc.Generate.Oversample)); k++ {
-			classes = append(classes, int64(c))
-		}
-	}
-	info.Candidates = len(classes)
-	roundSeed := uint64(seed.Torch(uint64(t.cfg.Seed), 0x67616e, uint64(r)))
-	images, realness, err := g.tr.Sample(classes, roundSeed)
+	cs, err := t.ganCandidates(dir, r, info.Quotas)
 	if err != nil {
 		return nil, err
 	}
-	rng := rand.New(rand.NewPCG(roundSeed, 0x74657874))
-	per := 3 * gc.ImageSize * gc.ImageSize
-	cands := make([]data.Record, len(classes))
-	for i, c := range classes {
-		text, err := g.text.Text(int(c), rng)
-		if err != nil {
-			return nil, err
-		}
-		name := fmt.Sprintf("%05d.png", i)
-		path := filepath.Join(dir, "images", name)
-		if err := gan.WritePNG(path, gan.ToImage(images[i*per:(i+1)*per], gc.ImageSize)); err != nil {
-			return nil, err
-		}
-		cands[i] = data.Record{ID: fmt.Sprintf("gan/round-%d/%05d", r, i), Image: path, Texts: []string{text},
-			Label: t.ds.Labels[c], LabelID: int(c), Attrs: map[string]string{"generated": fmt.Sprintf("round-%d", r)}}
-	}
-	conf := make([]float64, len(cands))
-	rank := make([]int, len(cands))
-	for i := range conf {
-		conf[i] = -1
-	}
+	info.Candidates = len(cs.recs)
 	// Before the classifier has trained an epoch its confidence means nothing.
 	f := gc.Filter
 	info.ConfidenceOn = (f.MinConfidence > 0 || f.TopK > 0) && epoch > 1
 	if epoch > 1 {
-		if conf, rank, err = t.ganConfidence(cands); err != nil {
+		if cs.conf, cs.rank, err = t.ganConfidence(cs.recs); err != nil {
 			return nil, err
 		}
 	}
-	// Filter, then keep each class's best (confidence × realness) up to its quota.
-	byClass := make([][]int, len(t.ds.Labels))
-	for i, c := range classes {
-		lowC := info.ConfidenceOn && (conf[i] < f.MinConfidence || (f.TopK > 0 && rank[i] >= f.TopK))
-		lowR := realness[i] < f.MinRealness
-		if lowC {
-			info.LowConfidence++
-		}
-		if lowR {
-			info.LowRealness++
-		}
-		if !lowC && !lowR {
-			byClass[c] = append(byClass[c], i)
-		}
-	}
-	score := func(i int) float64 { return max(conf[i], 0.01) * realness[i] }
-	kept := make([]bool, len(cands))
-	for c, idx := range byClass {
-		sort.SliceStable(idx, func(a, b int) bool { return score(idx[a]) > score(idx[b]) })
-		if len(idx) > info.Quotas[c] {
-			idx = idx[:info.Quotas[c]]
-		}
-		byClass[c] = idx // best first, so a capped prefix keeps the best
-		for _, i := range idx {
-			kept[i] = true
-		}
-		info.KeptPerClass[c] = len(idx)
-	}
-	// Kept records interleaved across classes in proportion to their
-	// counts, so any prefix (the mix.ratio cap) is balanced like the whole.
-	type ranked struct {
-		i   int
-		pos float64
-	}
-	var order []ranked
-	for _, idx := range byClass {
-		for k, i := range idx {
-			order = append(order, ranked{i, (float64(k) + 0.5) / float64(len(idx))})
-		}
-	}
-	sort.SliceStable(order, func(a, b int) bool {
-		if order[a].pos != order[b].pos {
-			return order[a].pos < order[b].pos
-		}
-		return order[a].i < order[b].i
-	})
-	var keptRecs []data.Record
-	for _, o := range order {
-		keptRecs = append(keptRecs, cands[o.i])
-		info.MeanConfidence += max(conf[o.i], 0)
-		info.MeanRealness += realness[o.i]
-	}
-	info.Kept = len(keptRecs)
-	if info.Kept > 0 {
-		info.MeanConfidence /= float64(info.Kept)
-		info.MeanRealness /= float64(info.Kept)
-	}
+	keptRecs := t.ganKeep(cs, &info)
 	var lines []candidate
-	for i, rec := range cands {
-		lines = append(lines, candidate{ID: rec.ID, Label: rec.Label, Text: rec.Texts[0], Confidence: conf[i], Rank: rank[i], Realness: realness[i], Kept: kept[i]})
-		if !kept[i] {
+	for i, rec := range cs.recs {
+		lines = append(lines, candidate{ID: rec.ID, Label: rec.Label, Text: rec.Texts[0], Confidence: cs.conf[i], Rank: cs.rank[i], Realness: cs.realness[i], Kept: cs.kept[i]})
+		if !cs.kept[i] {
 			if err := os.Remove(rec.Image); err != nil {
 				return nil, err
 			}
@@ -464,14 +374,131 @@ func (t *trainer) ganRound(r, epoch int) ([]data.Record, error) {
 		return nil, err
 	}
 	info.Seconds = time.Since(start).Seconds()
+	t.logRound(info)
+	return keptRecs, t.finishRound(dir, info, lines, keptRecs)
+}
+
+// ganProgress is where GAN training draws its progress bar (nil: none).
+func (t *trainer) ganProgress() io.Writer {
+	if t.opts.Quiet {
+		return nil
+	}
+	if t.opts.Progress != nil {
+		return t.opts.Progress
+	}
+	return os.Stderr
+}
+
+// roundCandidates are a round's generated pairs and their scores.
+type roundCandidates struct {
+	recs     []data.Record // images written under round-N/images
+	realness []float64     // discriminator's D(x)
+	conf     []float64     // classifier's p(label); -1 when not scored
+	rank     []int         // classes the classifier finds more probable
+	kept     []bool
+}
+
+// ganCandidates generates ⌈quota·oversample⌉ images per class with their
+// texts and writes the images into dir/images.
+func (t *trainer) ganCandidates(dir string, r int, quotas []int) (*roundCandidates, error) {
+	g, gc := t.gan, t.cfg.GAN
+	var classes []int64
+	for c, q := range quotas {
+		for k := 0; k < int(math.Ceil(float64(q)*gc.Generate.Oversample)); k++ {
+			classes = append(classes, int64(c))
+		}
+	}
+	roundSeed := uint64(seed.Torch(uint64(t.cfg.Seed), 0x67616e, uint64(r)))
+	images, realness, err := g.tr.Sample(classes, roundSeed)
+	if err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(roundSeed, 0x74657874))
+	per := 3 * gc.ImageSize * gc.ImageSize
+	cs := &roundCandidates{recs: make([]data.Record, len(classes)), realness: realness,
+		conf: make([]float64, len(classes)), rank: make([]int, len(classes)), kept: make([]bool, len(classes))}
+	for i, c := range classes {
+		text, err := g.text.Text(int(c), rng)
+		if err != nil {
+			return nil, err
+		}
+		path := filepath.Join(dir, "images", fmt.Sprintf("%05d.png", i))
+		if err := gan.WritePNG(path, gan.ToImage(images[i*per:(i+1)*per], gc.ImageSize)); err != nil {
+			return nil, err
+		}
+		cs.recs[i] = data.Record{ID: fmt.Sprintf("gan/round-%d/%05d", r, i), Image: path, Texts: []string{text},
+			Label: t.ds.Labels[c], LabelID: int(c), Attrs: map[string]string{"generated": fmt.Sprintf("round-%d", r)}}
+		cs.conf[i] = -1
+	}
+	return cs, nil
+}
+
+// ganKeep filters the candidates (confidence, realness), keeps each
+// class's best (confidence × realness) up to its quota, marks them in
+// cs.kept, fills the round's counts and returns the kept records
+// interleaved across classes in proportion to their counts, so that any
+// prefix (the mix.ratio cap) is balanced like the whole.
+func (t *trainer) ganKeep(cs *roundCandidates, info *roundInfo) []data.Record {
+	f := t.cfg.GAN.Filter
+	byClass := make([][]int, len(t.ds.Labels))
+	for i, rec := range cs.recs {
+		lowC := info.ConfidenceOn && (cs.conf[i] < f.MinConfidence || (f.TopK > 0 && cs.rank[i] >= f.TopK))
+		lowR := cs.realness[i] < f.MinRealness
+		if lowC {
+			info.LowConfidence++
+		}
+		if lowR {
+			info.LowRealness++
+		}
+		if !lowC && !lowR {
+			byClass[rec.LabelID] = append(byClass[rec.LabelID], i)
+		}
+	}
+	score := func(i int) float64 { return max(cs.conf[i], 0.01) * cs.realness[i] }
+	type ranked struct {
+		i   int
+		pos float64
+	}
+	var order []ranked
+	for c, idx := range byClass {
+		sort.SliceStable(idx, func(a, b int) bool { return score(idx[a]) > score(idx[b]) })
+		idx = idx[:min(len(idx), info.Quotas[c])] // best first, so a capped prefix keeps the best
+		info.KeptPerClass[c] = len(idx)
+		for k, i := range idx {
+			cs.kept[i] = true
+			order = append(order, ranked{i, (float64(k) + 0.5) / float64(len(idx))})
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		if order[a].pos != order[b].pos {
+			return order[a].pos < order[b].pos
+		}
+		return order[a].i < order[b].i
+	})
+	var kept []data.Record
+	for _, o := range order {
+		kept = append(kept, cs.recs[o.i])
+		info.MeanConfidence += max(cs.conf[o.i], 0)
+		info.MeanRealness += cs.realness[o.i]
+	}
+	info.Kept = len(kept)
+	if info.Kept > 0 {
+		info.MeanConfidence /= float64(info.Kept)
+		info.MeanRealness /= float64(info.Kept)
+	}
+	return kept
+}
+
+// logRound writes the round's one-line summary to the run log.
+func (t *trainer) logRound(info roundInfo) {
+	rs := info.Train
 	stable := "not stable: " + rs.Reason
 	if rs.Stable {
 		stable = fmt.Sprintf("stable at step %d", rs.StableAt)
 	}
 	fmt.Fprintf(t.log, "gan round %d: %d steps (%s) D %.3f G %.3f D(x) %.2f D(G(z)) %.2f | %d candidates, %d low confidence, %d low realness, %d kept | %.1fs\n",
-		r, rs.Steps, stable, rs.Last.LossD, rs.Last.LossG, rs.Last.DReal, rs.Last.DFake,
+		info.Round, rs.Steps, stable, rs.Last.LossD, rs.Last.LossG, rs.Last.DReal, rs.Last.DFake,
 		info.Candidates, info.LowConfidence, info.LowRealness, info.Kept, info.Seconds)
-	return keptRecs, t.finishRound(dir, info, lines, keptRecs)
 }
 
 // finishRound writes candidates.jsonl, records.jsonl and, last, round.json.
@@ -621,11 +648,9 @@ func (t *trainer) ganState() map[string]*ts.Tensor {
 		return nil
 	}
 	out := g.tr.State()
-	if g.meta != nil {
-		g.meta.Drop()
-	}
+	tensor.Drop(g.meta)
 	var err error
-	if g.meta, err = ts.NewTensorFromData([]int64{int64(g.rounds)}, []int64{1}); err == nil {
+	if g.meta, err = tensor.FromSlice([]int64{int64(g.rounds)}, []int64{1}, gotch.CPU); err == nil {
 		out["gan.rounds"] = g.meta
 	}
 	return out
@@ -676,25 +701,9 @@ func SampleGAN(runDir string, o SampleOptions) (string, error) {
 	if !cfg.GAN.Enabled {
 		return "", fmt.Errorf("gan sample: %s was trained without the GAN (gan.enabled is false)", runDir)
 	}
-	var labels []string
-	b, err := os.ReadFile(filepath.Join(runDir, runfolder.LabelsFile))
-	if err == nil {
-		err = json.Unmarshal(b, &labels)
-	}
+	labels, class, err := sampleClass(runDir, o.Class)
 	if err != nil {
-		return "", fmt.Errorf("gan sample: labels: %w", err)
-	}
-	class := -1
-	for i, l := range labels {
-		if l == o.Class || strings.EqualFold(l, o.Class) || gan.Slug(l) == o.Class {
-			class = i
-		}
-	}
-	if id, err := strconv.Atoi(o.Class); err == nil && class < 0 && id >= 0 && id < len(labels) {
-		class = id
-	}
-	if class < 0 {
-		return "", fmt.Errorf("gan sample: no class %q; the classes are %q", o.Class, labels)
+		return "", err
 	}
 	if o.N < 1 {
 		return "", fmt.Errorf("gan sample: -n %d: want at least 1 image", o.N)
@@ -731,30 +740,61 @@ func SampleGAN(runDir string, o SampleOptions) (string, error) {
 		if err != nil {
 			return fmt.Errorf("gan sample: %w", err)
 		}
-		classes := make([]int64, o.N)
-		for i := range classes {
-			classes[i] = int64(class)
-		}
-		images, realness, err := tr.Sample(classes, o.Seed)
-		if err != nil {
-			return err
-		}
-		s := cfg.GAN.ImageSize
-		per := 3 * s * s
-		rng := rand.New(rand.NewPCG(o.Seed, 0x74657874))
-		cells := make([]gan.GridCell, o.N)
-		for i := range cells {
-			txt, err := text.Text(class, rng)
-			if err != nil {
-				return err
-			}
-			cells[i] = gan.GridCell{Image: gan.ToImage(images[i*per:(i+1)*per], s), Caption: fmt.Sprintf("%s (D %.2f)", txt, realness[i])}
-		}
-		return gan.WriteGrid(out, cells, gan.GridOptions{Cols: 8,
-			Title: fmt.Sprintf("%s: %d generated images with generated texts (D = discriminator's D(x))", labels[class], o.N)})
+		return writeSampleGrid(tr, text, out, labels[class], class, o)
 	})
 	if err != nil {
 		return "", err
 	}
 	return out, nil
+}
+
+// sampleClass reads the run's labels and finds the class named by name
+// (its label, case-insensitively, its slug, or its id).
+func sampleClass(runDir, name string) (labels []string, class int, err error) {
+	b, err := os.ReadFile(filepath.Join(runDir, runfolder.LabelsFile))
+	if err == nil {
+		err = json.Unmarshal(b, &labels)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("gan sample: labels: %w", err)
+	}
+	class = -1
+	for i, l := range labels {
+		if l == name || strings.EqualFold(l, name) || gan.Slug(l) == name {
+			class = i
+		}
+	}
+	if id, err := strconv.Atoi(name); err == nil && class < 0 && id >= 0 && id < len(labels) {
+		class = id
+	}
+	if class < 0 {
+		return nil, 0, fmt.Errorf("gan sample: no class %q; the classes are %q", name, labels)
+	}
+	return labels, class, nil
+}
+
+// writeSampleGrid samples o.N images of class with tr and writes them with
+// texts from text as a grid at out.
+func writeSampleGrid(tr *gan.Trainer, text gan.TextGenerator, out, label string, class int, o SampleOptions) error {
+	classes := make([]int64, o.N)
+	for i := range classes {
+		classes[i] = int64(class)
+	}
+	images, realness, err := tr.Sample(classes, o.Seed)
+	if err != nil {
+		return err
+	}
+	s := tr.Cfg.ImageSize
+	per := 3 * s * s
+	rng := rand.New(rand.NewPCG(o.Seed, 0x74657874))
+	cells := make([]gan.GridCell, o.N)
+	for i := range cells {
+		txt, err := text.Text(class, rng)
+		if err != nil {
+			return err
+		}
+		cells[i] = gan.GridCell{Image: gan.ToImage(images[i*per:(i+1)*per], s), Caption: fmt.Sprintf("%s (D %.2f)", txt, realness[i])}
+	}
+	return gan.WriteGrid(out, cells, gan.GridOptions{Cols: 8,
+		Title: fmt.Sprintf("%s: %d generated images with generated texts (D = discriminator's D(x))", label, o.N)})
 }

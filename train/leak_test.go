@@ -2,7 +2,6 @@ package train
 
 import (
 	"fmt"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/vbg-museum/vbg/device"
 	"github.com/vbg-museum/vbg/experiment"
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // TestStepsFreeEveryTensor runs training steps and checks that no Go tensor
@@ -36,7 +36,7 @@ func TestStepsFreeEveryTensor(t *testing.T) {
 		}
 		// With the GC off no finalizer frees a forgotten tensor behind our
 		// back, so the count is exact.
-		defer debug.SetGCPercent(debug.SetGCPercent(-1))
+		defer tensor.Settle()()
 		before := len(ts.ExistingTensors)
 		seen := map[string]bool{}
 		for n := range ts.ExistingTensors {

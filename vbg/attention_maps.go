@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vbg-museum/vbg/layers"
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // Explanation is what Model.Explain returns for a batch: the class
@@ -36,108 +36,6 @@ type Explanation struct {
 	ImageFeat, TextFeat, Fused [][]float64
 }
 
-// ViTAttention runs the ViT like Forward (eval mode, call under no-grad) and
-// also returns each layer's attention probabilities averaged over heads,
-// [B, L, L] with L = 1 + patches, owned by the caller.
-func (m *ViTModel) ViTAttention(pixels *ts.Tensor) (*EncoderOutput, []*ts.Tensor, error) {
-	x, owned, err := encOnDevice(pixels, m.device, m.LayerNorm.Weight.DType())
-	if err != nil {
-		return nil, nil, fmt.Errorf("vit: pixels: %w", err)
-	}
-	h, err := m.Embeddings.Forward(x, false)
-	if owned {
-		encDrop(x)
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("vit: %w", err)
-	}
-	var maps []*ts.Tensor
-	fail := func(err error) (*EncoderOutput, []*ts.Tensor, error) {
-		encDrop(h)
-		encDrop(maps...)
-		return nil, nil, err
-	}
-	for i, l := range m.Encoder.Layers {
-		blk, ok := l.(*layers.PreNormBlock)
-		if !ok {
-			return fail(fmt.Errorf("vit: layer %d is %T, not a pre-norm block", i, l))
-		}
-		n, err := blk.LayerNormBefore.Forward(h)
-		if err != nil {
-			return fail(err)
-		}
-		a, err := selfAttentionProbs(blk.Attention.Self, n)
-		encDrop(n)
-		if err != nil {
-			return fail(fmt.Errorf("vit layer %d attention: %w", i, err))
-		}
-		maps = append(maps, a)
-		next, err := blk.Forward(h, nil, false)
-		if err != nil {
-			return fail(fmt.Errorf("vit layer %d: %w", i, err))
-		}
-		encDrop(h)
-		h = next
-	}
-	out := &EncoderOutput{}
-	out.LastHiddenState, err = m.LayerNorm.Forward(h)
-	encDrop(h)
-	if err != nil {
-		encDrop(maps...)
-		return nil, nil, fmt.Errorf("vit: final layernorm: %w", err)
-	}
-	return out, maps, nil
-}
-
-// selfAttentionProbs is softmax(QKᵀ/√d) of a self-attention layer on x
-// [B, L, D], averaged over heads: [B, L, L].
-func selfAttentionProbs(a *layers.SelfAttention, x *ts.Tensor) (*ts.Tensor, error) {
-	size, err := x.Size()
-	if err != nil {
-		return nil, err
-	}
-	b, l := size[0], size[1]
-	heads := func(lin *layers.Linear) (*ts.Tensor, error) {
-		y, err := lin.Forward(x)
-		if err != nil {
-			return nil, err
-		}
-		v, err := y.View([]int64{b, l, a.NumHeads, a.HeadDim}, true)
-		if err != nil {
-			return nil, err
-		}
-		return v.Transpose(1, 2, true)
-	}
-	q, err := heads(a.Query)
-	if err != nil {
-		return nil, err
-	}
-	defer encDrop(q)
-	k, err := heads(a.Key)
-	if err != nil {
-		return nil, err
-	}
-	defer encDrop(k)
-	kt, err := k.Transpose(-2, -1, false)
-	if err != nil {
-		return nil, err
-	}
-	defer encDrop(kt)
-	s, err := q.Matmul(kt, false)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.MulScalar_(ts.FloatScalar(1 / math.Sqrt(float64(a.HeadDim)))); err != nil {
-		encDrop(s)
-		return nil, err
-	}
-	p, err := s.Softmax(-1, s.DType(), true)
-	if err != nil {
-		return nil, err
-	}
-	return p.MeanDim([]int64{1}, false, p.DType(), true)
-}
-
 // AttentionRollout multiplies the layers' head-averaged attention maps,
 // each mixed with the identity for the residual path (0.5·A + 0.5·I, rows
 // renormalised), and returns the [CLS] row over the patches (the first
@@ -153,12 +51,9 @@ func AttentionRollout(maps []*ts.Tensor) ([][]float64, error) {
 	B, L := int(size[0]), int(size[1])
 	vals := make([][]float64, len(maps))
 	for i, m := range maps {
-		d, err := m.Totype(gotch.Double, false)
-		if err != nil {
-			return nil, err
+		if vals[i], err = tensor.Float64s(m); err != nil {
+			return nil, fmt.Errorf("attention rollout: %w", err)
 		}
-		vals[i] = d.Float64Values()
-		encDrop(d)
 	}
 	out := make([][]float64, B)
 	for b := 0; b < B; b++ {
@@ -227,193 +122,144 @@ func normalise(v []float64) []float64 {
 	return v
 }
 
-// rows turns a [B, ...] tensor into Go rows of its trailing elements.
-func rows(t *ts.Tensor) ([][]float64, error) {
-	d, err := t.Totype(gotch.Double, false)
-	if err != nil {
-		return nil, err
-	}
-	defer encDrop(d)
-	size, err := d.Size()
-	if err != nil {
-		return nil, err
-	}
-	flat := d.Float64Values()
-	n := 1
-	for _, s := range size[1:] {
-		n *= int(s)
-	}
-	out := make([][]float64, size[0])
-	for i := range out {
-		out[i] = flat[i*n : (i+1)*n]
-	}
-	return out, nil
-}
-
-// Explain runs the model in eval mode without gradients on one batch and
-// returns its probabilities, attention maps and features (see Explanation).
-// The caller runs it on the model's device thread.
+// Explain runs the model once in eval mode without gradients, with a
+// trace, on one batch, and returns its probabilities, attention maps and
+// features (see Explanation), all read from that one forward. The caller
+// runs it on the model's device thread.
 func (m *Model) Explain(in Inputs) (*Explanation, error) {
 	var ex *Explanation
-	var err error
-	ts.NoGrad(func() { ex, err = m.explain(in) })
+	err := tensor.NoGrad(func() (err error) {
+		ex, err = m.explain(in)
+		return err
+	})
 	return ex, err
 }
 
 func (m *Model) explain(in Inputs) (*Explanation, error) {
+	trace := layers.NewTrace()
+	defer trace.Drop()
+	out, err := m.ForwardPass(in, layers.Pass{Trace: trace})
+	if err != nil {
+		return nil, fmt.Errorf("explain: %w", err)
+	}
+	defer out.Drop()
 	ex := &Explanation{}
-	var keep []*ts.Tensor
-	defer func() { encDrop(keep...) }()
-	var img, txt *ts.Tensor
+	if ex.Probs, err = Probabilities(out.Logits); err != nil {
+		return nil, err
+	}
+	if ex.Fused, err = rows(out.Fused); err != nil {
+		return nil, err
+	}
 	if m.Image != nil {
-		if in.Pixels == nil {
-			return nil, fmt.Errorf("explain: the image encoder needs pixels")
-		}
-		o, maps, err := m.Image.ViTAttention(in.Pixels)
-		if err != nil {
+		if err := ex.rollout(m.Image, in.Pixels, trace); err != nil {
 			return nil, err
 		}
-		img = o.LastHiddenState
-		keep = append(keep, img)
-		keep = append(keep, maps...)
-		if ex.Rollout, err = AttentionRollout(maps); err != nil {
-			return nil, err
-		}
-		size, _ := in.Pixels.Size()
-		p := m.Image.Config.PatchSize
-		ex.GridH, ex.GridW = int(size[2]/p), int(size[3]/p)
-	}
-	if m.Text != nil {
-		if in.InputIDs == nil || in.AttentionMask == nil {
-			return nil, fmt.Errorf("explain: the text encoder needs input ids and an attention mask")
-		}
-		o, err := m.Text.Forward(in.InputIDs, nil, in.AttentionMask, false)
-		if err != nil {
-			return nil, err
-		}
-		txt = o.LastHiddenState
-		o.LastHiddenState = nil
-		o.Drop()
-		keep = append(keep, txt)
-	}
-	fused, err := m.Fusion.Forward(img, txt, in.AttentionMask, false)
-	if err != nil {
-		return nil, err
-	}
-	keep = append(keep, fused)
-	logits, err := m.Classifier.Forward(fused, false)
-	if err != nil {
-		return nil, err
-	}
-	keep = append(keep, logits)
-	if ex.Probs, err = Probabilities(logits); err != nil {
-		return nil, err
-	}
-	if ex.Fused, err = rows(fused); err != nil {
-		return nil, err
 	}
 	switch f := m.Fusion.(type) {
 	case *BidirectionalFusion:
-		ip, err := f.ProjImage.Forward(img)
-		if err != nil {
-			return nil, err
-		}
-		keep = append(keep, ip)
-		tp, err := f.ProjText.Forward(txt)
-		if err != nil {
-			return nil, err
-		}
-		keep = append(keep, tp)
-		if err := ex.pooled(ip, tp, in.AttentionMask, &keep); err != nil {
-			return nil, err
-		}
-		// Text queries over image tokens: [B, Nt, Ni].
-		t2i, err := f.TextToImage.Weights(tp, ip, nil)
-		if err != nil {
-			return nil, err
-		}
-		keep = append(keep, t2i)
-		// Image queries over text tokens: [B, Ni, Nt].
-		i2t, err := f.ImageToText.Weights(ip, tp, in.AttentionMask)
-		if err != nil {
-			return nil, err
-		}
-		keep = append(keep, i2t)
-		mask, err := rows(in.AttentionMask)
-		if err != nil {
-			return nil, err
-		}
-		t2iRows, err := rows(t2i)
-		if err != nil {
-			return nil, err
-		}
-		i2tRows, err := rows(i2t)
-		if err != nil {
-			return nil, err
-		}
-		ni := ex.GridH*ex.GridW + 1
-		for b := range t2iRows {
-			nt := len(mask[b])
-			heat := make([]float64, ni-1)
-			var real float64
-			for q := 0; q < nt; q++ {
-				if mask[b][q] == 0 {
-					continue
-				}
-				real++
-				for j := 1; j < ni; j++ {
-					heat[j-1] += t2iRows[b][q*ni+j]
-				}
-			}
-			ex.TextToImage = append(ex.TextToImage, normalise(heat))
-			tok := make([]float64, nt)
-			for q := 0; q < ni; q++ {
-				for j := 0; j < nt; j++ {
-					tok[j] += i2tRows[b][q*nt+j] / float64(ni)
-				}
-			}
-			ex.TokenWeights = append(ex.TokenWeights, tok)
-		}
+		err = ex.fusion(f, in.AttentionMask, trace)
 	case *singleFusion:
-		// Image-only or text-only: the pooled encoder tokens are the feature.
-		if f.text {
-			v, err := MeanPool(txt, in.AttentionMask)
-			if err != nil {
-				return nil, err
-			}
-			keep = append(keep, v)
-			if ex.TextFeat, err = rows(v); err != nil {
-				return nil, err
-			}
-		} else {
-			v, err := MeanPool(img, nil)
-			if err != nil {
-				return nil, err
-			}
-			keep = append(keep, v)
-			if ex.ImageFeat, err = rows(v); err != nil {
-				return nil, err
-			}
-		}
+		err = ex.single(f, trace)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("explain: %w", err)
 	}
 	return ex, nil
 }
 
-// pooled fills ImageFeat and TextFeat from the projected token sequences.
-func (ex *Explanation) pooled(ip, tp, mask *ts.Tensor, keep *[]*ts.Tensor) error {
-	vi, err := MeanPool(ip, nil)
-	if err != nil {
+// rollout sets the patch grid and the ViT attention rollout from the traced
+// probabilities of every ViT layer, averaged over heads.
+func (ex *Explanation) rollout(vit *ViTModel, pixels *ts.Tensor, trace *layers.Trace) error {
+	size, err := pixels.Size()
+	if err != nil || len(size) != 4 {
+		return fmt.Errorf("explain: want pixels [B, C, H, W], got %v (%v)", size, err)
+	}
+	p := vit.Config.PatchSize
+	ex.GridH, ex.GridW = int(size[2]/p), int(size[3]/p)
+	s := layers.NewScope("explain: vit attention")
+	defer s.Close()
+	var maps []*ts.Tensor
+	for _, probs := range trace.Under(vit.Encoder.Name + ".") {
+		maps = append(maps, s.Mean(probs, 1)) // [B, L, L]
+	}
+	if err := s.Err(); err != nil {
 		return err
 	}
-	*keep = append(*keep, vi)
-	vt, err := MeanPool(tp, mask)
-	if err != nil {
+	ex.Rollout, err = AttentionRollout(maps)
+	return err
+}
+
+// fusion sets the fusion layer's maps and the pooled features from the
+// traced projections and cross-attention probabilities.
+func (ex *Explanation) fusion(f *BidirectionalFusion, mask *ts.Tensor, trace *layers.Trace) error {
+	s := layers.NewScope(f.Name)
+	defer s.Close()
+	// The mean-pooled projections I' and T', before cross-attention.
+	vi := meanPool(s, trace.Get(f.ProjImage.Name), nil)
+	vt := meanPool(s, trace.Get(f.ProjText.Name), mask)
+	t2i := s.Mean(trace.Get(f.TextToImage.Name), 1) // text queries over image tokens: [B, Nt, Ni]
+	i2t := s.Mean(trace.Get(f.ImageToText.Name), 1) // image queries over text tokens: [B, Ni, Nt]
+	if err := s.Err(); err != nil {
 		return err
 	}
-	*keep = append(*keep, vt)
-	if ex.ImageFeat, err = rows(vi); err != nil {
-		return err
+	var t2iRows, i2tRows, maskRows [][]float64
+	for _, r := range []struct {
+		dst *[][]float64
+		src *ts.Tensor
+	}{{&ex.ImageFeat, vi}, {&ex.TextFeat, vt}, {&t2iRows, t2i}, {&i2tRows, i2t}, {&maskRows, mask}} {
+		var err error
+		if *r.dst, err = rows(r.src); err != nil {
+			return err
+		}
 	}
-	ex.TextFeat, err = rows(vt)
+	for b := range t2iRows {
+		nt := len(maskRows[b])
+		if nt == 0 {
+			return fmt.Errorf("explain: example %d has no text positions", b)
+		}
+		ni := len(t2iRows[b]) / nt
+		ex.TextToImage = append(ex.TextToImage, textToImage(t2iRows[b], maskRows[b], ni))
+		ex.TokenWeights = append(ex.TokenWeights, tokenWeights(i2tRows[b], ni, nt))
+	}
+	return nil
+}
+
+// textToImage is one example's text-to-image attention [Nt][Ni] summed
+// over the real text tokens, for the patches (the [CLS] token left out),
+// scaled to [0, 1].
+func textToImage(t2i, mask []float64, ni int) []float64 {
+	heat := make([]float64, ni-1)
+	for q, m := range mask {
+		if m == 0 {
+			continue
+		}
+		for j := 1; j < ni; j++ {
+			heat[j-1] += t2i[q*ni+j]
+		}
+	}
+	return normalise(heat)
+}
+
+// tokenWeights is one example's image-to-text attention [Ni][Nt] averaged
+// over the image tokens: a distribution over the text positions.
+func tokenWeights(i2t []float64, ni, nt int) []float64 {
+	tok := make([]float64, nt)
+	for q := 0; q < ni; q++ {
+		for j := 0; j < nt; j++ {
+			tok[j] += i2t[q*nt+j] / float64(ni)
+		}
+	}
+	return tok
+}
+
+// single sets the one feature of an image-only or text-only model: the
+// pooled encoder tokens its fusion recorded.
+func (ex *Explanation) single(f *singleFusion, trace *layers.Trace) error {
+	v, err := rows(trace.Get(f.name + pooledKey))
+	if f.text {
+		ex.TextFeat = v
+	} else {
+		ex.ImageFeat = v
+	}
 	return err
 }

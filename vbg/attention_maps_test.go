@@ -8,6 +8,8 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/vbg-museum/vbg/layers"
 )
 
 // TestAttentionRolloutKnown: with uniform attention in every layer the
@@ -101,18 +103,20 @@ func TestExplainShapes(t *testing.T) {
 	if ex.TokenWeights[1][3] != 0 {
 		t.Errorf("padding token got weight %g", ex.TokenWeights[1][3])
 	}
-	// ViTAttention's hidden state is Forward's.
+	// A traced ViT pass gives Forward's hidden state and one map per layer.
 	var o1, o2 *EncoderOutput
-	var maps []*ts.Tensor
+	trace := layers.NewTrace()
+	defer trace.Drop()
 	ts.NoGrad(func() {
 		o1, err = m.Image.Forward(pix, false)
 		if err == nil {
-			o2, maps, err = m.Image.ViTAttention(pix)
+			o2, err = m.Image.ForwardPass(pix, layers.Pass{Trace: trace})
 		}
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	maps := trace.Under("vit.encoder.")
 	if len(maps) != 2 || !o1.LastHiddenState.MustAllclose(o2.LastHiddenState, 1e-5, 1e-6, false, false) {
 		t.Errorf("%d maps; hidden states equal: %v", len(maps), o1.LastHiddenState.MustAllclose(o2.LastHiddenState, 1e-5, 1e-6, false, false))
 	}

@@ -107,6 +107,7 @@ type BertModel struct {
 	Embeddings *layers.BertEmbeddings // "embeddings"
 	Encoder    *layers.Encoder        // "encoder": PostNormBlocks
 	Pooler     *layers.Pooler         // "pooler"; nil without AddPoolingLayer
+	Name       string                 // checkpoint path of the model ("bert"; "bert" too at the root)
 	device     gotch.Device
 }
 
@@ -116,7 +117,7 @@ func NewBertModel(p *nn.Path, cfg BertConfig) (*BertModel, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &BertModel{Config: cfg, device: p.Device()}
+	m := &BertModel{Config: cfg, Name: pathOr(p, "bert"), device: p.Device()}
 	var err error
 	m.Embeddings, err = layers.NewBertEmbeddings(p.Sub("embeddings"), layers.BertEmbeddingsConfig{
 		VocabSize:     cfg.VocabSize,
@@ -148,71 +149,48 @@ func NewBertModel(p *nn.Path, cfg BertConfig) (*BertModel, error) {
 // model's device; all ones when attentionMask is nil). Inputs on another
 // device are copied. Dropout is active only when train is true.
 func (m *BertModel) Forward(inputIDs, tokenTypeIDs, attentionMask *ts.Tensor, train bool) (*EncoderOutput, error) {
-	var owned []*ts.Tensor
-	defer func() { encDrop(owned...) }()
-	move := func(x *ts.Tensor, what string) (*ts.Tensor, error) {
-		if x == nil {
-			return nil, nil
-		}
-		y, own, err := encOnDevice(x, m.device, gotch.Invalid)
-		if err != nil {
-			return nil, fmt.Errorf("bert: %s: %w", what, err)
-		}
-		if own {
-			owned = append(owned, y)
-		}
-		return y, nil
+	return m.ForwardPass(inputIDs, tokenTypeIDs, attentionMask, layers.Pass{Train: train})
+}
+
+// ForwardPass is Forward with a layers.Pass: with a trace, every layer's
+// attention probabilities are recorded under its path
+// ("bert.encoder.layer.0.attention.self").
+func (m *BertModel) ForwardPass(inputIDs, tokenTypeIDs, attentionMask *ts.Tensor, pass layers.Pass) (*EncoderOutput, error) {
+	s := layers.NewScope(m.Name)
+	if inputIDs == nil {
+		s.Failf("input ids are nil")
 	}
-	ids, err := move(inputIDs, "input ids")
-	if err != nil {
-		return nil, err
-	}
-	if ids == nil {
-		return nil, errors.New("bert: input ids are nil")
-	}
-	types, err := move(tokenTypeIDs, "token type ids")
-	if err != nil {
-		return nil, err
-	}
-	mask, err := move(attentionMask, "attention mask")
-	if err != nil {
-		return nil, err
-	}
+	ids := onDevice(s, inputIDs, m.device, gotch.Invalid)
+	types := onDevice(s, tokenTypeIDs, m.device, gotch.Invalid)
+	mask := onDevice(s, attentionMask, m.device, gotch.Invalid)
 	// Eq. (8): X = E_token + E_segment + E_pos, then LayerNorm and dropout.
-	x, err := m.Embeddings.Forward(ids, types, train)
-	if err != nil {
-		return nil, fmt.Errorf("bert: %w", err)
-	}
-	defer encDrop(x)
+	x := s.Do(func() (*ts.Tensor, error) { return m.Embeddings.Forward(ids, types, pass.Train) })
 	var additive *ts.Tensor
 	if mask != nil {
-		if additive, err = layers.AdditiveMask(mask, x.DType()); err != nil {
-			return nil, fmt.Errorf("bert: %w", err)
-		}
-		defer encDrop(additive)
+		additive = s.Do(func() (*ts.Tensor, error) { return layers.AdditiveMask(mask, x.DType()) })
 	}
-	out := &EncoderOutput{}
 	// Eq. (9)–(13), L times: X ← LN(X' + FFN(X')), X' = LN(X + MHA(X)).
-	if out.LastHiddenState, err = m.Encoder.Forward(x, additive, train); err != nil {
-		return nil, fmt.Errorf("bert: %w", err)
-	}
+	out := &EncoderOutput{LastHiddenState: s.Do(func() (*ts.Tensor, error) { return m.Encoder.Forward(x, additive, pass) })}
+	s.Free(x)
 	if m.Pooler != nil {
-		if out.PoolerOutput, err = m.Pooler.Forward(out.LastHiddenState); err != nil {
-			out.Drop()
-			return nil, fmt.Errorf("bert: %w", err)
-		}
+		out.PoolerOutput = s.Apply(m.Pooler, out.LastHiddenState)
 	}
-	if mask != nil {
-		out.Mask, err = mask.ShallowClone()
-	} else {
-		var size []int64
-		if size, err = ids.Size(); err == nil {
-			out.Mask, err = ts.Ones(size, gotch.Int64, m.device)
-		}
-	}
-	if err != nil {
-		out.Drop()
-		return nil, fmt.Errorf("bert: mask: %w", err)
+	out.Mask = m.outputMask(s, ids, mask)
+	if err := s.Results(out.LastHiddenState, out.PoolerOutput, out.Mask); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// outputMask is the padding mask Forward returns: a new handle of mask, or
+// all ones shaped like ids when there is none.
+func (m *BertModel) outputMask(s *layers.Scope, ids, mask *ts.Tensor) *ts.Tensor {
+	if mask != nil {
+		return s.Do(mask.ShallowClone)
+	}
+	size := s.Size(ids)
+	if size == nil {
+		return nil
+	}
+	return s.Do(func() (*ts.Tensor, error) { return ts.Ones(size, gotch.Int64, m.device) })
 }

@@ -1,6 +1,10 @@
 package vbg
 
-import "github.com/sugarme/gotch/ts"
+import (
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/vbg-museum/vbg/tensor"
+)
 
 // EncoderOutput is what an encoder's Forward returns. The caller owns every
 // tensor in it and frees them with Drop.
@@ -22,10 +26,6 @@ func (o *EncoderOutput) Drop() {
 	if o == nil {
 		return
 	}
-	for _, t := range []**ts.Tensor{&o.LastHiddenState, &o.PoolerOutput, &o.Mask} {
-		if *t != nil {
-			_ = (*t).Drop()
-			*t = nil
-		}
-	}
+	tensor.Drop(o.LastHiddenState, o.PoolerOutput, o.Mask)
+	*o = EncoderOutput{}
 }

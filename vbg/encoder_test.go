@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"testing"
@@ -16,6 +15,8 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // hfTolerance is the largest absolute difference allowed between Go and
@@ -166,7 +167,7 @@ func TestEncoderOutputDrop(t *testing.T) {
 func TestForwardFreesIntermediates(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	defer tensor.Settle()()
 	vs := nn.NewVarStore(gotch.CPU)
 	vit, err := NewViTModel(vs.Root().Sub("vit"), tinyViT())
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vbg-museum/vbg/layers"
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // Fusion turns the two encoders' token sequences into one feature vector
@@ -14,7 +15,7 @@ import (
 type Fusion interface {
 	// Forward returns [B, Dim()]. img is [B, Ni, Di]; txt is [B, Nt, Dt]
 	// with txtMask [B, Nt] (1 = token, 0 = padding).
-	Forward(img, txt, txtMask *ts.Tensor, train bool) (*ts.Tensor, error)
+	Forward(img, txt, txtMask *ts.Tensor, pass layers.Pass) (*ts.Tensor, error)
 	Dim() int64
 }
 
@@ -56,7 +57,7 @@ func NewFusion(p *nn.Path, cfg FusionConfig) (Fusion, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &concatFusion{proj: proj, dim: cfg.Dim}, nil
+		return &concatFusion{proj: proj, dim: cfg.Dim, name: pathOr(p, "fusion")}, nil
 	case ImageOnly, TextOnly:
 		in := cfg.ImageDim
 		if cfg.Kind == TextOnly {
@@ -66,7 +67,7 @@ func NewFusion(p *nn.Path, cfg FusionConfig) (Fusion, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &singleFusion{proj: proj, dim: cfg.Dim, text: cfg.Kind == TextOnly}, nil
+		return &singleFusion{proj: proj, dim: cfg.Dim, text: cfg.Kind == TextOnly, name: pathOr(p, "fusion")}, nil
 	}
 	return nil, fmt.Errorf("fusion: unknown kind %q", cfg.Kind)
 }
@@ -80,12 +81,16 @@ func NewFusion(p *nn.Path, cfg FusionConfig) (Fusion, error) {
 //	f = α·pool(Î) + (1-α)·pool(T̂),  α = σ(g)
 //
 // where I' and T' are the encoders' tokens projected to the fused size.
+// With a trace, Forward records I' and T' under the projections' paths
+// ("fusion.proj_image", "fusion.proj_text") and the cross-attention
+// probabilities under "fusion.image_to_text" and "fusion.text_to_image".
 type BidirectionalFusion struct {
 	ProjImage, ProjText *layers.Linear
 	ImageToText         *layers.CrossAttention // queries: image tokens
 	TextToImage         *layers.CrossAttention // queries: text tokens
 	NormImage, NormText *layers.LayerNorm
 	Gate                *ts.Tensor // scalar g; α = sigmoid(g), starts at 0.5
+	Name                string     // checkpoint path ("fusion")
 	dim                 int64
 }
 
@@ -93,7 +98,7 @@ func newBidirectional(p *nn.Path, cfg FusionConfig) (*BidirectionalFusion, error
 	if cfg.ImageDim <= 0 || cfg.TextDim <= 0 {
 		return nil, fmt.Errorf("bidirectional fusion needs both encoders (image %d, text %d)", cfg.ImageDim, cfg.TextDim)
 	}
-	f := &BidirectionalFusion{dim: cfg.Dim}
+	f := &BidirectionalFusion{dim: cfg.Dim, Name: pathOr(p, "fusion")}
 	var err error
 	if f.ProjImage, err = layers.NewLinear(p.Sub("proj_image"), cfg.ImageDim, cfg.Dim, true); err != nil {
 		return nil, err
@@ -122,175 +127,98 @@ func newBidirectional(p *nn.Path, cfg FusionConfig) (*BidirectionalFusion, error
 // Dim is the fused feature size.
 func (f *BidirectionalFusion) Dim() int64 { return f.dim }
 
-// Alpha is the current image weight σ(g) of the weighted sum.
+// Alpha is the current image weight σ(g) of the weighted sum (0 if
+// libtorch fails to compute it).
 func (f *BidirectionalFusion) Alpha() float64 {
 	var a float64
-	ts.NoGrad(func() {
-		if s, err := f.Gate.Sigmoid(false); err == nil {
-			a = s.Float64Values()[0]
-			s.Drop()
-		}
+	_ = tensor.NoGrad(func() error {
+		s := layers.NewScope(f.Name)
+		a = s.Float(s.Sigmoid(f.Gate))
+		return s.Close()
 	})
 	return a
 }
 
-// attend computes LN(x + Attn(x, ctx, ctxMask)).
-func attend(attn *layers.CrossAttention, norm *layers.LayerNorm, x, ctx, ctxMask *ts.Tensor) (*ts.Tensor, error) {
-	a, err := attn.Forward(x, ctx, ctxMask)
-	if err != nil {
-		return nil, err
-	}
-	defer a.Drop()
-	s, err := x.Add(a, false)
-	if err != nil {
-		return nil, err
-	}
-	defer s.Drop()
-	return norm.Forward(s)
-}
-
 // Forward implements Fusion.
-func (f *BidirectionalFusion) Forward(img, txt, txtMask *ts.Tensor, train bool) (*ts.Tensor, error) {
+func (f *BidirectionalFusion) Forward(img, txt, txtMask *ts.Tensor, pass layers.Pass) (*ts.Tensor, error) {
+	s := layers.NewScope(f.Name)
 	if img == nil || txt == nil {
-		return nil, fmt.Errorf("bidirectional fusion needs image and text tokens")
+		s.Failf("bidirectional fusion needs image and text tokens")
 	}
-	ip, err := f.ProjImage.Forward(img)
-	if err != nil {
-		return nil, fmt.Errorf("fusion: %w", err)
-	}
-	defer ip.Drop()
-	tp, err := f.ProjText.Forward(txt)
-	if err != nil {
-		return nil, fmt.Errorf("fusion: %w", err)
-	}
-	defer tp.Drop()
-	ia, err := attend(f.ImageToText, f.NormImage, ip, tp, txtMask) // image attends to text
-	if err != nil {
-		return nil, fmt.Errorf("fusion image->text: %w", err)
-	}
-	defer ia.Drop()
-	ta, err := attend(f.TextToImage, f.NormText, tp, ip, nil) // text attends to image
-	if err != nil {
-		return nil, fmt.Errorf("fusion text->image: %w", err)
-	}
-	defer ta.Drop()
-	vi, err := MeanPool(ia, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer vi.Drop()
-	vt, err := MeanPool(ta, txtMask)
-	if err != nil {
-		return nil, err
-	}
-	defer vt.Drop()
-	alpha, err := f.Gate.Sigmoid(false)
-	if err != nil {
-		return nil, err
-	}
-	defer alpha.Drop()
-	// f = α·v_i + (1-α)·v_t = v_t + α·(v_i - v_t)
-	diff, err := vi.Sub(vt, false)
-	if err != nil {
-		return nil, err
-	}
-	defer diff.Drop()
-	scaled, err := diff.Mul(alpha, false)
-	if err != nil {
-		return nil, err
-	}
-	defer scaled.Drop()
-	return vt.Add(scaled, false)
+	ip, tp := s.Apply(f.ProjImage, img), s.Apply(f.ProjText, txt) // I', T'
+	pass.Trace.Record(s, f.ProjImage.Name, ip)
+	pass.Trace.Record(s, f.ProjText.Name, tp)
+	// Î = LN(I' + Attn(I', T', T')): image attends to text.
+	ia := s.Apply(f.NormImage, s.Add(ip, s.Do(func() (*ts.Tensor, error) { return f.ImageToText.Forward(ip, tp, txtMask, pass) })))
+	// T̂ = LN(T' + Attn(T', I', I')): text attends to image.
+	ta := s.Apply(f.NormText, s.Add(tp, s.Do(func() (*ts.Tensor, error) { return f.TextToImage.Forward(tp, ip, nil, pass) })))
+	// f = α·pool(Î) + (1-α)·pool(T̂) = v_t + α·(v_i - v_t), α = σ(g).
+	vi, vt := meanPool(s, ia, nil), meanPool(s, ta, txtMask)
+	return s.Result(s.Add(vt, s.Mul(s.Sub(vi, vt), s.Sigmoid(f.Gate))))
 }
 
 // MeanPool averages tokens [B, N, D] over N, counting only positions where
-// mask [B, N] is non-zero (all positions when mask is nil). Returns [B, D].
+// mask [B, N] is non-zero (all positions when mask is nil). Returns [B, D],
+// owned by the caller.
 func MeanPool(x, mask *ts.Tensor) (*ts.Tensor, error) {
-	if mask == nil {
-		return x.MeanDim([]int64{1}, false, x.DType(), false)
+	s := layers.NewScope("mean pool")
+	return s.Keep(meanPool(s, x, mask))
+}
+
+// meanPool is MeanPool in s.
+func meanPool(s *layers.Scope, x, mask *ts.Tensor) *ts.Tensor {
+	if mask == nil || x == nil || s.Failed() {
+		return s.Mean(x, 1)
 	}
-	m, err := mask.Unsqueeze(-1, false)
-	if err != nil {
-		return nil, err
-	}
-	defer m.Drop()
-	mf, err := m.Totype(x.DType(), false)
-	if err != nil {
-		return nil, err
-	}
-	defer mf.Drop()
-	xm, err := x.Mul(mf, false)
-	if err != nil {
-		return nil, err
-	}
-	defer xm.Drop()
-	sum, err := xm.SumDimIntlist([]int64{1}, false, x.DType(), false)
-	if err != nil {
-		return nil, err
-	}
-	defer sum.Drop()
-	count, err := mf.SumDimIntlist([]int64{1}, false, x.DType(), false)
-	if err != nil {
-		return nil, err
-	}
-	defer count.Drop()
-	if err := count.ClampMin_(ts.FloatScalar(1)); err != nil {
-		return nil, err
-	}
-	return sum.Div(count, false)
+	m := s.Totype(s.Unsqueeze(mask, -1), x.DType())
+	sum := s.Sum(s.Mul(x, m), 1)
+	count := s.Sum(m, 1)
+	count = s.Do(func() (*ts.Tensor, error) { return count.ClampMin(ts.FloatScalar(1), false) })
+	return s.Div(sum, count)
 }
 
 // concatFusion projects the concatenated pooled features.
 type concatFusion struct {
 	proj *layers.Linear
 	dim  int64
+	name string
 }
 
 func (f *concatFusion) Dim() int64 { return f.dim }
 
-func (f *concatFusion) Forward(img, txt, txtMask *ts.Tensor, train bool) (*ts.Tensor, error) {
+func (f *concatFusion) Forward(img, txt, txtMask *ts.Tensor, pass layers.Pass) (*ts.Tensor, error) {
+	s := layers.NewScope(f.name)
 	if img == nil || txt == nil {
-		return nil, fmt.Errorf("concat fusion needs image and text tokens")
+		s.Failf("concat fusion needs image and text tokens")
 	}
-	vi, err := MeanPool(img, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer vi.Drop()
-	vt, err := MeanPool(txt, txtMask)
-	if err != nil {
-		return nil, err
-	}
-	defer vt.Drop()
-	cat, err := ts.Cat([]*ts.Tensor{vi, vt}, 1)
-	if err != nil {
-		return nil, err
-	}
-	defer cat.Drop()
-	return f.proj.Forward(cat)
+	return s.Result(s.Apply(f.proj, s.Cat(1, meanPool(s, img, nil), meanPool(s, txt, txtMask))))
 }
 
+// pooledKey is the trace name (under the fusion's path) of a single
+// fusion's pooled tokens, the feature it projects.
+const pooledKey = ".pooled"
+
 // singleFusion uses one modality: the ablations "image only" and "text only".
+// With a trace it records the pooled tokens under name+pooledKey.
 type singleFusion struct {
 	proj *layers.Linear
 	dim  int64
 	text bool
+	name string
 }
 
 func (f *singleFusion) Dim() int64 { return f.dim }
 
-func (f *singleFusion) Forward(img, txt, txtMask *ts.Tensor, train bool) (*ts.Tensor, error) {
-	x, mask := img, (*ts.Tensor)(nil)
+func (f *singleFusion) Forward(img, txt, txtMask *ts.Tensor, pass layers.Pass) (*ts.Tensor, error) {
+	s := layers.NewScope(f.name)
+	x, mask, kind := img, (*ts.Tensor)(nil), "image"
 	if f.text {
-		x, mask = txt, txtMask
+		x, mask, kind = txt, txtMask, "text"
 	}
 	if x == nil {
-		return nil, fmt.Errorf("fusion: missing %s tokens", map[bool]string{true: "text", false: "image"}[f.text])
+		s.Failf("missing %s tokens", kind)
 	}
-	v, err := MeanPool(x, mask)
-	if err != nil {
-		return nil, err
-	}
-	defer v.Drop()
-	return f.proj.Forward(v)
+	v := meanPool(s, x, mask)
+	pass.Trace.Record(s, f.name+pooledKey, v)
+	return s.Result(s.Apply(f.proj, v))
 }

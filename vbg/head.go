@@ -1,6 +1,7 @@
 package vbg
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/sugarme/gotch"
@@ -8,6 +9,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/vbg-museum/vbg/layers"
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // Classifier is the paper's head: dropout, then a fully connected layer to
@@ -17,6 +19,7 @@ type Classifier struct {
 	Dense   *layers.Linear
 	Dropout float64
 	L2      float64
+	Name    string // checkpoint path ("classifier")
 }
 
 // NewClassifier builds the head at p (key "dense").
@@ -28,67 +31,64 @@ func NewClassifier(p *nn.Path, in, classes int64, dropout, l2 float64) (*Classif
 	if err != nil {
 		return nil, err
 	}
-	return &Classifier{Dense: d, Dropout: dropout, L2: l2}, nil
+	return &Classifier{Dense: d, Dropout: dropout, L2: l2, Name: pathOr(p, "classifier")}, nil
 }
 
 // Forward maps fused features [B, D] to logits [B, K].
 func (c *Classifier) Forward(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	h, err := ts.Dropout(x, c.Dropout, train)
-	if err != nil {
-		return nil, fmt.Errorf("classifier dropout: %w", err)
-	}
-	defer h.Drop()
-	return c.Dense.Forward(h)
+	s := layers.NewScope(c.Name)
+	return s.Result(s.Apply(c.Dense, s.Dropout(x, c.Dropout, train)))
 }
-
-// noTensor is an absent optional tensor (None). It is made once: each
-// ts.FromCtensor call registers a Go tensor that is never freed.
-var noTensor = ts.FromCtensor(nil)
 
 // Loss is the softmax cross-entropy of logits [B, K] against labels [B]
 // (int64), optionally weighted per class (weights [K], or nil), plus
 // L2·‖W‖² of the head's weights.
 func (c *Classifier) Loss(logits, labels, weights *ts.Tensor) (*ts.Tensor, error) {
+	s := layers.NewScope(c.Name + " loss")
 	w := weights
 	if w == nil {
-		w = noTensor
+		w = tensor.None
 	}
-	ce, err := logits.CrossEntropyLoss(labels, w, 1 /* mean */, -100, 0, false)
-	if err != nil {
-		return nil, fmt.Errorf("cross entropy: %w", err)
-	}
+	ce := s.Do(func() (*ts.Tensor, error) { return logits.CrossEntropyLoss(labels, w, 1 /* mean */, -100, 0, false) })
 	if c.L2 == 0 {
-		return ce, nil
+		return s.Result(ce)
 	}
-	defer ce.Drop()
-	sq, err := c.Dense.Weight.Square(false)
-	if err != nil {
-		return nil, err
-	}
-	defer sq.Drop()
-	l2, err := sq.Sum(sq.DType(), false)
-	if err != nil {
-		return nil, err
-	}
-	defer l2.Drop()
-	if err := l2.MulScalar_(ts.FloatScalar(c.L2)); err != nil {
-		return nil, err
-	}
-	return ce.Add(l2, false)
+	sq := s.Do(func() (*ts.Tensor, error) { return c.Dense.Weight.Square(false) })
+	l2 := s.Do(func() (*ts.Tensor, error) { return sq.Sum(sq.DType(), false) })
+	return s.Result(s.Add(ce, s.MulScalar(l2, c.L2)))
 }
 
 // Probabilities returns softmax(logits) [B, K] as Go rows.
 func Probabilities(logits *ts.Tensor) ([][]float64, error) {
-	p, err := logits.Softmax(-1, gotch.Double, false)
+	s := layers.NewScope("probabilities")
+	defer s.Close()
+	p := s.Do(func() (*ts.Tensor, error) { return logits.Softmax(-1, gotch.Double, false) })
+	if err := s.Err(); err != nil {
+		return nil, err
+	}
+	return rows(p)
+}
+
+// rows reads a [B, ...] tensor as B Go rows of its trailing elements.
+func rows(t *ts.Tensor) ([][]float64, error) {
+	if t == nil {
+		return nil, errors.New("rows: no tensor")
+	}
+	size, err := t.Size()
+	if err != nil || len(size) == 0 {
+		return nil, fmt.Errorf("rows: want a batch, got shape %v (%v)", size, err)
+	}
+	flat, err := tensor.Float64s(t)
 	if err != nil {
 		return nil, err
 	}
-	defer p.Drop()
-	size := p.MustSize()
-	flat := p.Float64Values()
 	out := make([][]float64, size[0])
+	n := 0
+	if size[0] > 0 {
+		n = len(flat) / int(size[0])
+	}
 	for i := range out {
-		out[i] = flat[i*int(size[1]) : (i+1)*int(size[1])]
+		out[i] = flat[i*n : (i+1)*n]
 	}
 	return out, nil
 }

@@ -6,11 +6,15 @@
 package vbg
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/vbg-museum/vbg/layers"
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // Network is what the training loop trains and evaluates: the VBG model or
@@ -52,13 +56,7 @@ type Output struct {
 }
 
 // Drop frees the output tensors.
-func (o *Output) Drop() {
-	for _, t := range []*ts.Tensor{o.Logits, o.Fused} {
-		if t != nil {
-			t.Drop()
-		}
-	}
-}
+func (o *Output) Drop() { tensor.Drop(o.Logits, o.Fused) }
 
 // Loss implements Network: the classifier's cross-entropy plus its L2 term.
 func (m *Model) Loss(logits, labels, classWeights *ts.Tensor) (*ts.Tensor, error) {
@@ -171,71 +169,75 @@ func Build(p *nn.Path, cfg Config) (*Model, error) {
 // Forward runs the encoders that the model has, fuses, and classifies.
 // Frozen encoders run in eval mode without gradients.
 func (m *Model) Forward(in Inputs, train bool) (*Output, error) {
-	img, txt, err := m.encode(in, train)
-	if err != nil {
-		return nil, err
+	return m.ForwardPass(in, layers.Pass{Train: train})
+}
+
+// ForwardPass is Forward with a layers.Pass. With a trace (Explain uses
+// one) it records every attention layer's probabilities under its path,
+// and the fusion's inputs (see BidirectionalFusion).
+func (m *Model) ForwardPass(in Inputs, pass layers.Pass) (*Output, error) {
+	s := layers.NewScope("model")
+	var img, txt *ts.Tensor
+	if m.Image != nil {
+		img = s.Do(func() (*ts.Tensor, error) { return m.encodeImage(in, pass) })
 	}
-	for _, t := range []*ts.Tensor{img, txt} {
-		if t != nil {
-			defer t.Drop()
-		}
+	if m.Text != nil {
+		txt = s.Do(func() (*ts.Tensor, error) { return m.encodeText(in, pass) })
 	}
-	fused, err := m.Fusion.Forward(img, txt, in.AttentionMask, train)
-	if err != nil {
-		return nil, err
-	}
-	logits, err := m.Classifier.Forward(fused, train)
-	if err != nil {
-		fused.Drop()
+	fused := s.Do(func() (*ts.Tensor, error) { return m.Fusion.Forward(img, txt, in.AttentionMask, pass) })
+	logits := s.Do(func() (*ts.Tensor, error) { return m.Classifier.Forward(fused, pass.Train) })
+	if err := s.Results(logits, fused); err != nil {
 		return nil, err
 	}
 	return &Output{Logits: logits, Fused: fused}, nil
 }
 
-// encode runs the encoders the model has and returns their last hidden
-// states (nil for a missing encoder), owned by the caller.
-func (m *Model) encode(in Inputs, train bool) (img, txt *ts.Tensor, err error) {
-	if m.Image != nil {
-		if in.Pixels == nil {
-			return nil, nil, fmt.Errorf("model: the image encoder needs pixels")
-		}
-		var o *EncoderOutput
-		var err error
-		if m.FreezeImage {
-			ts.NoGrad(func() { o, err = m.Image.Forward(in.Pixels, false) })
-		} else {
-			o, err = m.Image.Forward(in.Pixels, train)
-		}
+// encodeImage runs the image encoder and returns its last hidden state.
+func (m *Model) encodeImage(in Inputs, pass layers.Pass) (*ts.Tensor, error) {
+	if in.Pixels == nil {
+		return nil, errors.New("the image encoder needs pixels")
+	}
+	return lastHidden(m.FreezeImage, pass, func(p layers.Pass) (*EncoderOutput, error) {
+		return m.Image.ForwardPass(in.Pixels, p)
+	})
+}
+
+// encodeText runs the text encoder and returns its last hidden state.
+func (m *Model) encodeText(in Inputs, pass layers.Pass) (*ts.Tensor, error) {
+	if in.InputIDs == nil || in.AttentionMask == nil {
+		return nil, errors.New("the text encoder needs input ids and an attention mask")
+	}
+	return lastHidden(m.FreezeText, pass, func(p layers.Pass) (*EncoderOutput, error) {
+		return m.Text.ForwardPass(in.InputIDs, nil, in.AttentionMask, p)
+	})
+}
+
+// lastHidden runs an encoder and keeps only its last hidden state. A
+// frozen encoder runs in eval mode without gradients (a trace still
+// records it).
+func lastHidden(frozen bool, pass layers.Pass, encode func(layers.Pass) (*EncoderOutput, error)) (*ts.Tensor, error) {
+	run := func() (*ts.Tensor, error) {
+		o, err := encode(pass)
 		if err != nil {
-			return nil, nil, fmt.Errorf("image encoder: %w", err)
+			return nil, err
 		}
-		img = o.LastHiddenState
+		h := o.LastHiddenState
 		o.LastHiddenState = nil
 		o.Drop()
+		return h, nil
 	}
-	if m.Text != nil {
-		if in.InputIDs == nil || in.AttentionMask == nil {
-			if img != nil {
-				img.Drop()
-			}
-			return nil, nil, fmt.Errorf("model: the text encoder needs input ids and an attention mask")
-		}
-		var o *EncoderOutput
-		var err error
-		if m.FreezeText {
-			ts.NoGrad(func() { o, err = m.Text.Forward(in.InputIDs, nil, in.AttentionMask, false) })
-		} else {
-			o, err = m.Text.Forward(in.InputIDs, nil, in.AttentionMask, train)
-		}
-		if err != nil {
-			if img != nil {
-				img.Drop()
-			}
-			return nil, nil, fmt.Errorf("text encoder: %w", err)
-		}
-		txt = o.LastHiddenState
-		o.LastHiddenState = nil
-		o.Drop()
+	if !frozen {
+		return run()
 	}
-	return img, txt, nil
+	pass.Train = false
+	var h *ts.Tensor
+	err := tensor.NoGrad(func() (err error) {
+		h, err = run()
+		return err
+	})
+	if err != nil {
+		tensor.Drop(h)
+		return nil, err
+	}
+	return h, nil
 }

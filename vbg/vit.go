@@ -95,6 +95,7 @@ type ViTModel struct {
 	Encoder    *layers.Encoder       // "encoder": PreNormBlocks
 	LayerNorm  *layers.LayerNorm     // "layernorm"
 	Pooler     *layers.Pooler        // "pooler"; nil without AddPoolingLayer
+	Name       string                // checkpoint path of the model ("vit"; "vit" too at the root)
 	device     gotch.Device
 }
 
@@ -104,7 +105,7 @@ func NewViTModel(p *nn.Path, cfg ViTConfig) (*ViTModel, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &ViTModel{Config: cfg, device: p.Device()}
+	m := &ViTModel{Config: cfg, Name: pathOr(p, "vit"), device: p.Device()}
 	var err error
 	if m.Embeddings, err = layers.NewViTEmbeddings(p.Sub("embeddings"), cfg.NumChannels, cfg.ImageSize, cfg.PatchSize, cfg.HiddenSize, cfg.HiddenDropoutProb); err != nil {
 		return nil, fmt.Errorf("vit: %w", err)
@@ -129,64 +130,56 @@ func NewViTModel(p *nn.Path, cfg ViTConfig) (*ViTModel, error) {
 // PoolerOutput [B, D]. Pixels on another device or of another float dtype
 // are converted. Dropout is active only when train is true.
 func (m *ViTModel) Forward(pixels *ts.Tensor, train bool) (*EncoderOutput, error) {
-	x, owned, err := encOnDevice(pixels, m.device, m.LayerNorm.Weight.DType())
-	if err != nil {
-		return nil, fmt.Errorf("vit: pixels: %w", err)
-	}
+	return m.ForwardPass(pixels, layers.Pass{Train: train})
+}
+
+// ForwardPass is Forward with a layers.Pass: with a trace, every layer's
+// attention probabilities are recorded under its path
+// ("vit.encoder.layer.3.attention.attention").
+func (m *ViTModel) ForwardPass(pixels *ts.Tensor, pass layers.Pass) (*EncoderOutput, error) {
+	s := layers.NewScope(m.Name)
+	x := onDevice(s, pixels, m.device, m.LayerNorm.Weight.DType())
 	// Eq. (1)–(2): z_0 = [x_class; E_patch(x_p^i)] + E_pos.
-	z, err := m.Embeddings.Forward(x, train)
-	if owned {
-		encDrop(x)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("vit: %w", err)
-	}
+	z := s.Do(func() (*ts.Tensor, error) { return m.Embeddings.Forward(x, pass.Train) })
+	s.Free(x)
 	// Eq. (3)–(7), L times: z_l = Block(z_{l-1}).
-	h, err := m.Encoder.Forward(z, nil, train)
-	encDrop(z)
-	if err != nil {
-		return nil, fmt.Errorf("vit: %w", err)
-	}
-	out := &EncoderOutput{}
-	out.LastHiddenState, err = m.LayerNorm.Forward(h)
-	encDrop(h)
-	if err != nil {
-		return nil, fmt.Errorf("vit: final layernorm: %w", err)
-	}
+	h := s.Do(func() (*ts.Tensor, error) { return m.Encoder.Forward(z, nil, pass) })
+	s.Free(z)
+	out := &EncoderOutput{LastHiddenState: s.Apply(m.LayerNorm, h)}
+	s.Free(h)
 	if m.Pooler != nil {
-		if out.PoolerOutput, err = m.Pooler.Forward(out.LastHiddenState); err != nil {
-			out.Drop()
-			return nil, fmt.Errorf("vit: %w", err)
-		}
+		out.PoolerOutput = s.Apply(m.Pooler, out.LastHiddenState)
+	}
+	if err := s.Results(out.LastHiddenState, out.PoolerOutput); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
-// encOnDevice returns x on device with float dtype, converting (owned = true,
-// the caller frees the copy) only when needed.
-func encOnDevice(x *ts.Tensor, device gotch.Device, dtype gotch.DType) (y *ts.Tensor, owned bool, err error) {
+// onDevice is x on device with dtype (gotch.Invalid: x's own), converted
+// in s only when it is not already; nil stays nil.
+func onDevice(s *layers.Scope, x *ts.Tensor, device gotch.Device, dtype gotch.DType) *ts.Tensor {
+	if x == nil || s.Failed() {
+		return nil
+	}
 	dev, err := x.Device()
 	if err != nil {
-		return nil, false, err
-	}
-	if dev == device && (x.DType() == dtype || dtype == gotch.Invalid) {
-		return x, false, nil
+		s.Fail(err)
+		return nil
 	}
 	if dtype == gotch.Invalid {
 		dtype = x.DType()
 	}
-	y, err = x.ToDevice(device, dtype, false, false, false)
-	if err != nil {
-		return nil, false, err
+	if dev == device && x.DType() == dtype {
+		return x
 	}
-	return y, true, nil
+	return s.Do(func() (*ts.Tensor, error) { return x.ToDevice(device, dtype, false, false, false) })
 }
 
-// encDrop frees the tensors that are not nil.
-func encDrop(xs ...*ts.Tensor) {
-	for _, x := range xs {
-		if x != nil {
-			_ = x.Drop()
-		}
+// pathOr is p's checkpoint path, or name for a model built at the root.
+func pathOr(p *nn.Path, name string) string {
+	if k := layers.PathName(p); k != "" {
+		return k
 	}
+	return name
 }
