@@ -370,7 +370,7 @@ func RunFigures(dir string, o FigureOptions, log io.Writer) (string, error) {
 		if _, ok := l.Net.(*vbg.Model); !ok {
 			return nil
 		}
-		ds, err := experiment.LoadDataset(l.Config, dir)
+		ds, err := l.Dataset()
 		if err != nil {
 			return err
 		}
