@@ -114,7 +114,7 @@ func (n *Network) LoadWeightsFile(path string) (*LoadReport, error) {
 	}
 	defer f.Close()
 	src := map[string]*ts.Tensor{}
-	defer func() { pretrained.DropAll(src) }()
+	defer func() { tensor.DropMap(src) }()
 	names := f.Names()
 	sort.Strings(names)
 	for _, name := range names {

@@ -13,7 +13,9 @@ var Version = "dev"
 // App returns the vbg application.
 func App() *cli.App {
 	return &cli.App{
-		Name:    "vbg",
+		Name: "vbg",
+		// --set values may hold commas (data.mean=[0.4,0.4,0.4]).
+		DisableSliceFlagSeparator: true,
 		Usage:   "train, evaluate and export multimodal (image + text) classifiers for museum artifacts",
 		Version: Version,
 		Description: `VBG follows the paper "VBG Model": a ViT image encoder and a BERT text encoder,

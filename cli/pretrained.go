@@ -189,26 +189,7 @@ func inspectPretrained(w io.Writer, name string, listTensors bool) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "folder:     %s\n", f.Dir)
-		if f.Config != nil {
-			fmt.Fprintf(w, "model type: %s %v\n", f.Config.ModelType(), f.Config.Architectures())
-			for _, k := range []string{"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-				"vocab_size", "max_position_embeddings", "image_size", "patch_size", "layer_norm_eps"} {
-				if v, ok := f.Config.Values[k]; ok {
-					fmt.Fprintf(w, "  %s: %v\n", k, v)
-				}
-			}
-		} else {
-			fmt.Fprintln(w, "config:     none")
-		}
-		if f.Tokenizer != "" {
-			fmt.Fprintf(w, "tokenizer:  %s\n", f.Tokenizer)
-			if tok, err := f.LoadTokenizer(); err != nil {
-				fmt.Fprintf(w, "  (cannot load: %v)\n", err)
-			} else {
-				fmt.Fprintf(w, "  vocabulary: %d, model max length: %d\n", tok.VocabSize(), tok.ModelMaxLength)
-			}
-		}
+		printFolder(w, f)
 		if f.Weights == "" {
 			fmt.Fprintln(w, "weights:    none")
 			return nil
@@ -225,6 +206,37 @@ func inspectPretrained(w io.Writer, name string, listTensors bool) error {
 		}
 	}
 	defer src.Close()
+	printWeights(w, src, listTensors)
+	return nil
+}
+
+// printFolder prints a model folder's config and tokenizer.
+func printFolder(w io.Writer, f *pretrained.Folder) {
+	fmt.Fprintf(w, "folder:     %s\n", f.Dir)
+	if f.Config != nil {
+		fmt.Fprintf(w, "model type: %s %v\n", f.Config.ModelType(), f.Config.Architectures())
+		for _, k := range []string{"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+			"vocab_size", "max_position_embeddings", "image_size", "patch_size", "layer_norm_eps"} {
+			if v, ok := f.Config.Values[k]; ok {
+				fmt.Fprintf(w, "  %s: %v\n", k, v)
+			}
+		}
+	} else {
+		fmt.Fprintln(w, "config:     none")
+	}
+	if f.Tokenizer != "" {
+		fmt.Fprintf(w, "tokenizer:  %s\n", f.Tokenizer)
+		if tok, err := f.LoadTokenizer(); err != nil {
+			fmt.Fprintf(w, "  (cannot load: %v)\n", err)
+		} else {
+			fmt.Fprintf(w, "  vocabulary: %d, model max length: %d\n", tok.VocabSize(), tok.ModelMaxLength)
+		}
+	}
+}
+
+// printWeights prints a weights file's tensor count, values, layout and metadata, and
+// with list every tensor.
+func printWeights(w io.Writer, src pretrained.Source, list bool) {
 	names := src.Names()
 	params := int64(0)
 	for _, n := range names {
@@ -236,7 +248,8 @@ func inspectPretrained(w io.Writer, name string, listTensors bool) error {
 		params += p
 	}
 	fmt.Fprintf(w, "tensors:    %d, %d values, layout %s\n", len(names), params, pretrained.DetectLayout(names))
-	if sf, ok := src.(*pretrained.SafetensorsFile); ok && len(sf.Metadata()) > 0 {
+	sf, isST := src.(*pretrained.SafetensorsFile)
+	if isST && len(sf.Metadata()) > 0 {
 		keys := make([]string, 0, len(sf.Metadata()))
 		for k := range sf.Metadata() {
 			keys = append(keys, k)
@@ -246,16 +259,16 @@ func inspectPretrained(w io.Writer, name string, listTensors bool) error {
 			fmt.Fprintf(w, "  metadata %s: %s\n", k, sf.Metadata()[k])
 		}
 	}
-	if listTensors {
-		for _, n := range names {
-			s, _ := src.Shape(n)
-			dt := ""
-			if sf, ok := src.(*pretrained.SafetensorsFile); ok {
-				info, _ := sf.Info(n)
-				dt = " " + string(info.DType)
-			}
-			fmt.Fprintf(w, "  %s %v%s\n", n, s, dt)
-		}
+	if !list {
+		return
 	}
-	return nil
+	for _, n := range names {
+		s, _ := src.Shape(n)
+		dt := ""
+		if isST {
+			info, _ := sf.Info(n)
+			dt = " " + string(info.DType)
+		}
+		fmt.Fprintf(w, "  %s %v%s\n", n, s, dt)
+	}
 }

@@ -72,7 +72,7 @@ func TestRunBadInput(t *testing.T) {
 		{"data not prepared", []string{"run", write("nodata.yaml", "data:\n  dir: "+filepath.Join(dir, "none")+"\nmodel:\n  text:\n    tokenizer: words\noutput:\n  dir: "+out+"\n")}, []string{"vbg data prepare SOURCE --out"}},
 		{"model shape", []string{"run", write("ok.yaml", base), "--set", "model.image.hidden=64", "--set", "model.image.heads=5"}, []string{"--set: model.image.heads: vit config: hidden size 64 is not a multiple"}},
 		{"predict top 0", []string{"predict", existing, "--image", "x.png", "-k", "0"}, []string{"--top 0: want at least 1 class"}},
-		{"weights not downloaded", []string{"run", write("noweights.yaml", base+"model:\n  text:\n    pretrained: some-org/no-such-model\n")}, []string{"vbg pretrained download some-org/no-such-model"}},
+		{"weights not downloaded", []string{"run", write("noweights.yaml", strings.Replace(base, "    tokenizer: words\n", "    tokenizer: words\n    pretrained: some-org/no-such-model\n", 1))}, []string{"vbg pretrained download some-org/no-such-model"}},
 	}
 	before := listDir(t, out)
 	for _, tc := range tests {

@@ -1,6 +1,9 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Baseline is model.baseline: the settings of the baseline architectures
 // (model.arch other than vbg; see package baselines). VBG ignores it.
@@ -78,74 +81,47 @@ func defaultBaseline() Baseline {
 }
 
 // problems validates model.baseline; keys start with "model.baseline.".
+// Every size has an upper bound.
 func (b Baseline) problems() []Problem {
-	var ps []Problem
-	bad := func(key, format string, args ...any) {
-		ps = append(ps, Problem{Key: "model.baseline." + key, Msg: fmt.Sprintf(format, args...)})
-	}
-	pos := func(key string, v int) {
-		if v <= 0 {
-			bad(key, "must be positive, got %d", v)
-		}
-	}
+	ck := &checker{prefix: "model.baseline."}
 	s := b.Swin
-	pos("swin.patch", s.Patch)
-	pos("swin.dim", s.Dim)
-	pos("swin.window", s.Window)
+	ck.intIn("swin.patch", s.Patch, 1, 64)
+	ck.intIn("swin.dim", s.Dim, 1, MaxChannels)
+	ck.intIn("swin.window", s.Window, 1, 64)
 	for i, d := range s.Depths {
-		if d <= 0 {
-			bad(fmt.Sprintf("swin.depths[%d]", i), "must be positive, got %d", d)
-		}
-		if dim := s.Dim << i; s.Heads[i] <= 0 || dim%s.Heads[i] != 0 {
-			bad(fmt.Sprintf("swin.heads[%d]", i), "stage %d has dim %d, not a multiple of %d heads", i+1, dim, s.Heads[i])
+		ck.intIn(fmt.Sprintf("swin.depths[%d]", i), d, 1, 64)
+		if dim := s.Dim << i; s.Heads[i] <= 0 || s.Heads[i] > MaxHeads || s.Dim > MaxChannels || dim%s.Heads[i] != 0 {
+			ck.bad(fmt.Sprintf("swin.heads[%d]", i), "stage %d has dim %d, not a multiple of %d heads (at most %d)", i+1, dim, s.Heads[i], MaxHeads)
 		}
 	}
-	if s.MLPRatio <= 0 {
-		bad("swin.mlp_ratio", "must be positive, got %g", s.MLPRatio)
-	}
-	if s.DropPath < 0 || s.DropPath >= 1 {
-		bad("swin.drop_path", "must be in [0, 1), got %g", s.DropPath)
-	}
+	ck.floatIn("swin.mlp_ratio", s.MLPRatio, 0.01, 16)
+	ck.prob("swin.drop_path", s.DropPath)
 	t := b.TextCNN
-	pos("textcnn.embed", t.Embed)
-	pos("textcnn.filters", t.Filters)
+	ck.intIn("textcnn.embed", t.Embed, 1, MaxChannels)
+	ck.intIn("textcnn.filters", t.Filters, 1, MaxChannels)
 	for i, k := range t.Kernels {
-		if k <= 0 {
-			bad(fmt.Sprintf("textcnn.kernels[%d]", i), "must be positive, got %d", k)
-		}
+		ck.intIn(fmt.Sprintf("textcnn.kernels[%d]", i), k, 1, 64)
 	}
-	if t.Dropout < 0 || t.Dropout >= 1 {
-		bad("textcnn.dropout", "must be in [0, 1), got %g", t.Dropout)
-	}
+	ck.prob("textcnn.dropout", t.Dropout)
 	g := b.GBDT
-	pos("gbdt.rounds", g.Rounds)
-	pos("gbdt.depth", g.Depth)
-	pos("gbdt.min_leaf", g.MinLeaf)
-	if g.Bins < 2 || g.Bins > 65535 {
-		bad("gbdt.bins", "must be in [2, 65535], got %d", g.Bins)
-	}
+	ck.intIn("gbdt.rounds", g.Rounds, 1, 100_000)
+	ck.intIn("gbdt.depth", g.Depth, 1, 16)
+	ck.intIn("gbdt.min_leaf", g.MinLeaf, 1, MaxCount)
+	ck.intIn("gbdt.bins", g.Bins, 2, 65535)
 	if !(g.LearningRate > 0) || g.LearningRate > 1 {
-		bad("gbdt.learning_rate", "must be in (0, 1], got %g", g.LearningRate)
+		ck.bad("gbdt.learning_rate", "must be in (0, 1], got %g", g.LearningRate)
 	}
-	if !(b.LogReg.C > 0) {
-		bad("logreg.c", "must be positive, got %g", b.LogReg.C)
+	if !(b.LogReg.C > 0) || math.IsInf(b.LogReg.C, 0) {
+		ck.bad("logreg.c", "must be positive, got %g", b.LogReg.C)
 	}
-	pos("logreg.max_iter", b.LogReg.MaxIter)
+	ck.intIn("logreg.max_iter", b.LogReg.MaxIter, 1, MaxCount)
 	f := b.Features
-	switch f.Image {
-	case "pixels", "encoder", "none":
-	default:
-		bad("features.image", "%q is not one of pixels, encoder, none", f.Image)
-	}
-	switch f.Text {
-	case "bow", "bow+encoder", "none":
-	default:
-		bad("features.text", "%q is not one of bow, bow+encoder, none", f.Text)
-	}
+	ck.oneOf("features.image", f.Image, "pixels", "encoder", "none")
+	ck.oneOf("features.text", f.Text, "bow", "bow+encoder", "none")
 	if f.Image == "none" && f.Text == "none" {
-		bad("features.text", "features.image and features.text are both none: no features left")
+		ck.bad("features.text", "features.image and features.text are both none: no features left")
 	}
-	pos("features.grid", f.Grid)
-	pos("features.vocab", f.Vocab)
-	return ps
+	ck.intIn("features.grid", f.Grid, 1, 64)
+	ck.intIn("features.vocab", f.Vocab, 1, MaxCount)
+	return ck.ps
 }

@@ -9,6 +9,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 )
@@ -34,15 +35,18 @@ type Config struct {
 type Data struct {
 	// Source is "synthetic" (generated from a seed, for tests and smoke
 	// runs) or "prepared" (a folder written by `vbg data prepare`).
-	Source     string    `yaml:"source"`
-	Dir        string    `yaml:"dir"`          // prepared dataset folder (source: prepared)
-	ImageSize  int       `yaml:"image_size"`   // square input size in pixels
-	MaxTextLen int       `yaml:"max_text_len"` // tokens, [CLS] and [SEP] included
-	Workers    int       `yaml:"workers"`      // image decoding goroutines; 0 = one per core
-	Mean       []float64 `yaml:"mean"`         // per-channel normalisation
-	Std        []float64 `yaml:"std"`
-	Augment    Augment   `yaml:"augment"`
-	Synthetic  Synthetic `yaml:"synthetic"`
+	Source     string `yaml:"source"`
+	Dir        string `yaml:"dir"`          // prepared dataset folder (source: prepared)
+	ImageSize  int    `yaml:"image_size"`   // square input size in pixels
+	MaxTextLen int    `yaml:"max_text_len"` // tokens, [CLS] and [SEP] included
+	Workers    int    `yaml:"workers"`      // image decoding goroutines; 0 = one per core
+	// MaxImagePixels bounds width × height of an image, read from its header
+	// before it is decoded; 0 = data.DefaultMaxImagePixels (89,478,485).
+	MaxImagePixels int64     `yaml:"max_image_pixels"`
+	Mean           []float64 `yaml:"mean"` // per-channel normalisation
+	Std            []float64 `yaml:"std"`
+	Augment        Augment   `yaml:"augment"`
+	Synthetic      Synthetic `yaml:"synthetic"`
 	// MaxTrainPerClass keeps at most this many training records per class
 	// (a deterministic subsample by seed), for scarce-data experiments; 0 = all.
 	MaxTrainPerClass int `yaml:"max_train_per_class"`
@@ -199,140 +203,124 @@ func Default() *Config {
 }
 
 // Validate returns every out-of-range or inconsistent value. Key holds the
-// dotted path; Load fills in file and line.
+// dotted path; Load fills in file and line. Every number that sizes memory
+// has an upper bound (see MaxImageSize and the other Max constants).
 func (c *Config) Validate() []Problem {
-	var ps []Problem
-	bad := func(key, format string, args ...any) {
-		ps = append(ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
-	}
-	oneOf := func(key, v string, allowed ...string) {
-		for _, a := range allowed {
-			if v == a {
-				return
-			}
-		}
-		bad(key, "%q is not one of %s", v, strings.Join(allowed, ", "))
-	}
-	positive := func(key string, v int) {
-		if v <= 0 {
-			bad(key, "must be positive, got %d", v)
-		}
-	}
-	nonNeg := func(key string, v int) {
-		if v < 0 {
-			bad(key, "must not be negative, got %d", v)
-		}
-	}
-	prob := func(key string, v float64) {
-		if v < 0 || v >= 1 {
-			bad(key, "must be in [0, 1), got %g", v)
-		}
-	}
+	ck := &checker{}
 	if c.Name == "" || strings.ContainsAny(c.Name, `/\`) {
-		bad("name", "must be a non-empty name without slashes, got %q", c.Name)
+		ck.bad("name", "must be a non-empty name without slashes, got %q", c.Name)
 	}
 	if c.Device != "cpu" && c.Device != "cuda" && !strings.HasPrefix(c.Device, "cuda:") {
-		bad("device", "%q is not one of cpu, cuda, cuda:N", c.Device)
+		ck.bad("device", "%q is not one of cpu, cuda, cuda:N", c.Device)
 	}
 	if c.Threads < 0 || c.Threads > 4*runtime.NumCPU()+64 {
-		bad("threads", "must be 0 (one per core) or a thread count, got %d", c.Threads)
+		ck.bad("threads", "must be 0 (one per core) or a thread count up to %d, got %d", 4*runtime.NumCPU()+64, c.Threads)
 	}
+	c.Data.check(ck)
+	c.Model.check(ck, c.Data.ImageSize)
+	c.Train.check(ck, c.Data.ImageSize)
+	if c.Output.Dir == "" {
+		ck.bad("output.dir", "must not be empty")
+	}
+	ps := append(ck.ps, c.Model.Baseline.problems()...)
+	return append(ps, c.GAN.problems()...)
+}
 
-	d := c.Data
-	oneOf("data.source", d.Source, "synthetic", "prepared")
+// check validates the data: section.
+func (d Data) check(ck *checker) {
+	ck.oneOf("data.source", d.Source, "synthetic", "prepared")
 	if d.Source == "prepared" && d.Dir == "" {
-		bad("data.dir", "is required when data.source is prepared (make one with `vbg data prepare`)")
+		ck.bad("data.dir", "is required when data.source is prepared (make one with `vbg data prepare`)")
 	}
-	positive("data.image_size", d.ImageSize)
-	if d.MaxTextLen < 3 || d.MaxTextLen > 512 {
-		bad("data.max_text_len", "must be in [3, 512], got %d", d.MaxTextLen)
+	ck.intIn("data.image_size", d.ImageSize, 1, MaxImageSize)
+	ck.intIn("data.max_text_len", d.MaxTextLen, 3, MaxTextLen)
+	ck.intIn("data.workers", d.Workers, 0, MaxWorkers, "0 = one per core")
+	ck.nonNeg("data.max_train_per_class", d.MaxTrainPerClass)
+	if d.MaxImagePixels < 0 || d.MaxImagePixels > MaxImagePixels {
+		ck.bad("data.max_image_pixels", "must be in [0, %d] (0 = the default, 89478485), got %d", int64(MaxImagePixels), d.MaxImagePixels)
 	}
-	nonNeg("data.workers", d.Workers)
-	nonNeg("data.max_train_per_class", d.MaxTrainPerClass)
 	if len(d.Mean) != 3 {
-		bad("data.mean", "want 3 values (R, G, B), got %d", len(d.Mean))
+		ck.bad("data.mean", "want 3 values (R, G, B), got %d", len(d.Mean))
 	}
 	if len(d.Std) != 3 {
-		bad("data.std", "want 3 values (R, G, B), got %d", len(d.Std))
+		ck.bad("data.std", "want 3 values (R, G, B), got %d", len(d.Std))
+	}
+	for i, m := range d.Mean {
+		ck.finite(fmt.Sprintf("data.mean[%d]", i), m)
 	}
 	for i, s := range d.Std {
-		if s <= 0 {
-			bad(fmt.Sprintf("data.std[%d]", i), "must be positive, got %g", s)
+		if !(s > 0) || math.IsInf(s, 0) {
+			ck.bad(fmt.Sprintf("data.std[%d]", i), "must be positive, got %g", s)
 		}
 	}
-	if d.Augment.CropScale <= 0 || d.Augment.CropScale > 1 {
-		bad("data.augment.crop_scale", "must be in (0, 1], got %g", d.Augment.CropScale)
+	if !(d.Augment.CropScale > 0 && d.Augment.CropScale <= 1) {
+		ck.bad("data.augment.crop_scale", "must be in (0, 1], got %g", d.Augment.CropScale)
 	}
 	if d.Source == "synthetic" {
-		if d.Synthetic.Classes < 2 || d.Synthetic.Classes%2 != 0 {
-			bad("data.synthetic.classes", "must be an even number >= 2, got %d", d.Synthetic.Classes)
+		if d.Synthetic.Classes < 2 || d.Synthetic.Classes%2 != 0 || d.Synthetic.Classes > MaxSyntheticClasses {
+			ck.bad("data.synthetic.classes", "must be an even number in [2, %d], got %d", MaxSyntheticClasses, d.Synthetic.Classes)
 		}
-		if d.Synthetic.PerClass < 10 {
-			bad("data.synthetic.per_class", "must be at least 10 (3 per split), got %d", d.Synthetic.PerClass)
+		if d.Synthetic.PerClass < 10 || d.Synthetic.PerClass > MaxSyntheticPerClass {
+			ck.bad("data.synthetic.per_class", "must be in [10, %d] (at least 3 per split), got %d", MaxSyntheticPerClass, d.Synthetic.PerClass)
 		}
 	}
+}
 
-	m := c.Model
+// check validates the model: section (the baselines' settings apart).
+func (m Model) check(ck *checker, imageSize int) {
 	if m.Arch == "" {
-		bad("model.arch", "must name an architecture (vbg or a baseline)")
+		ck.bad("model.arch", "must name an architecture (vbg or a baseline)")
 	}
-	oneOf("model.text.tokenizer", m.Text.Tokenizer, "words", "pretrained")
+	ck.oneOf("model.text.tokenizer", m.Text.Tokenizer, "words", "pretrained")
 	if m.Text.Tokenizer == "pretrained" && m.Text.Pretrained == "" && m.Fusion.Type != "image" {
-		bad("model.text.tokenizer", "pretrained needs model.text.pretrained (a hub id or folder); use words for a vocabulary built from the data")
+		ck.bad("model.text.tokenizer", "pretrained needs model.text.pretrained (a hub id or folder); use words for a vocabulary built from the data")
 	}
+	// Sizes: 0 keeps the preset's.
 	for _, kv := range []struct {
-		key string
-		v   int
+		key   string
+		v, hi int
 	}{
-		{"model.image.hidden", m.Image.Hidden}, {"model.image.layers", m.Image.Layers},
-		{"model.image.heads", m.Image.Heads}, {"model.image.mlp", m.Image.MLP}, {"model.image.patch", m.Image.Patch},
-		{"model.text.hidden", m.Text.Hidden}, {"model.text.layers", m.Text.Layers},
-		{"model.text.heads", m.Text.Heads}, {"model.text.mlp", m.Text.MLP},
-		{"model.fusion.dim", m.Fusion.Dim},
+		{"model.image.hidden", m.Image.Hidden, MaxHidden}, {"model.image.layers", m.Image.Layers, MaxLayers},
+		{"model.image.heads", m.Image.Heads, MaxHeads}, {"model.image.mlp", m.Image.MLP, MaxMLP},
+		{"model.image.patch", m.Image.Patch, max(imageSize, 1)},
+		{"model.text.hidden", m.Text.Hidden, MaxHidden}, {"model.text.layers", m.Text.Layers, MaxLayers},
+		{"model.text.heads", m.Text.Heads, MaxHeads}, {"model.text.mlp", m.Text.MLP, MaxMLP},
+		{"model.fusion.dim", m.Fusion.Dim, MaxHidden},
 	} {
-		nonNeg(kv.key, kv.v)
+		ck.intIn(kv.key, kv.v, 0, kv.hi, "0 = the preset's")
 	}
-	if m.Image.Patch > 0 && d.ImageSize%m.Image.Patch != 0 {
-		bad("model.image.patch", "data.image_size %d is not a multiple of the patch size %d", d.ImageSize, m.Image.Patch)
+	if m.Image.Patch > 0 && imageSize%m.Image.Patch != 0 {
+		ck.bad("model.image.patch", "data.image_size %d is not a multiple of the patch size %d", imageSize, m.Image.Patch)
 	}
-	prob("model.image.dropout", m.Image.Dropout)
-	prob("model.text.dropout", m.Text.Dropout)
-	oneOf("model.fusion.type", m.Fusion.Type, "bidirectional", "concat", "image", "text")
-	positive("model.fusion.heads", m.Fusion.Heads)
-	prob("model.head.dropout", m.Head.Dropout)
-	if m.Head.L2 < 0 {
-		bad("model.head.l2", "must not be negative, got %g", m.Head.L2)
-	}
-	oneOf("model.head.class_weights", m.Head.ClassWeights, "none", "inverse")
-	ps = append(ps, m.Baseline.problems()...)
+	ck.prob("model.image.dropout", m.Image.Dropout)
+	ck.prob("model.text.dropout", m.Text.Dropout)
+	ck.oneOf("model.fusion.type", m.Fusion.Type, "bidirectional", "concat", "image", "text")
+	ck.intIn("model.fusion.heads", m.Fusion.Heads, 1, MaxHeads)
+	ck.prob("model.head.dropout", m.Head.Dropout)
+	ck.floatIn("model.head.l2", m.Head.L2, 0, 1e6)
+	ck.oneOf("model.head.class_weights", m.Head.ClassWeights, "none", "inverse")
+}
 
-	t := c.Train
-	positive("train.epochs", t.Epochs)
-	positive("train.batch_size", t.BatchSize)
+// check validates the train: section.
+func (t Train) check(ck *checker, imageSize int) {
+	ck.positive("train.epochs", t.Epochs)
+	ck.intIn("train.batch_size", t.BatchSize, 1, MaxBatchSize)
+	if bytes := int64(t.BatchSize) * 3 * int64(imageSize) * int64(imageSize) * 4; t.BatchSize <= MaxBatchSize &&
+		imageSize <= MaxImageSize && bytes > MaxBatchBytes {
+		ck.bad("train.batch_size", "a batch of %d images of %d×%d pixels takes %d GiB, more than the %d GiB allowed: use a smaller batch (and train.accumulate)",
+			t.BatchSize, imageSize, imageSize, bytes>>30, int64(MaxBatchBytes)>>30)
+	}
 	if !(t.LR > 0) || t.LR > 10 {
-		bad("train.lr", "must be in (0, 10], got %g", t.LR)
+		ck.bad("train.lr", "must be in (0, 10], got %g", t.LR)
 	}
-	if t.EncoderLR < 0 || t.EncoderLR > 10 {
-		bad("train.encoder_lr", "must be in [0, 10] (0 = train.lr), got %g", t.EncoderLR)
-	}
-	if t.WeightDecay < 0 {
-		bad("train.weight_decay", "must not be negative, got %g", t.WeightDecay)
-	}
-	nonNeg("train.warmup_steps", t.WarmupSteps)
-	if t.ClipNorm < 0 {
-		bad("train.clip_norm", "must not be negative (0 = off), got %g", t.ClipNorm)
-	}
-	positive("train.accumulate", t.Accumulate)
-	oneOf("train.precision", t.Precision, "fp32", "bf16")
-	oneOf("train.early_stop.metric", t.EarlyStop.Metric, "accuracy", "macro_f1", "loss")
-	nonNeg("train.checkpoint.every_steps", t.Checkpoint.EverySteps)
-	if m := t.Checkpoint.EveryMinutes; !(m >= 0 && m <= 7*24*60) {
-		bad("train.checkpoint.every_minutes", "must be in [0, %d] (0 = off), got %g", 7*24*60, m)
-	}
-	nonNeg("train.early_stop.patience", t.EarlyStop.Patience)
-	if c.Output.Dir == "" {
-		bad("output.dir", "must not be empty")
-	}
-	ps = append(ps, c.GAN.problems()...)
-	return ps
+	ck.floatIn("train.encoder_lr", t.EncoderLR, 0, 10, "0 = train.lr")
+	ck.floatIn("train.weight_decay", t.WeightDecay, 0, 1e6)
+	ck.intIn("train.warmup_steps", t.WarmupSteps, 0, MaxSteps)
+	ck.floatIn("train.clip_norm", t.ClipNorm, 0, 1e12, "0 = off")
+	ck.intIn("train.accumulate", t.Accumulate, 1, MaxAccumulate)
+	ck.oneOf("train.precision", t.Precision, "fp32", "bf16")
+	ck.oneOf("train.early_stop.metric", t.EarlyStop.Metric, "accuracy", "macro_f1", "loss")
+	ck.nonNeg("train.checkpoint.every_steps", t.Checkpoint.EverySteps)
+	ck.floatIn("train.checkpoint.every_minutes", t.Checkpoint.EveryMinutes, 0, 7*24*60, "0 = off")
+	ck.nonNeg("train.early_stop.patience", t.EarlyStop.Patience)
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"strings"
 )
 
@@ -169,119 +168,116 @@ func defaultGAN() GAN {
 
 // problems validates the gan: section; keys start with "gan.". Values are
 // checked even when the section is disabled, so a typo is caught before
-// the ablation is switched on.
+// the ablation is switched on. Every size, step count and count has an
+// upper bound.
 func (g GAN) problems() []Problem {
-	var ps []Problem
-	bad := func(key, format string, args ...any) {
-		ps = append(ps, Problem{Key: "gan." + key, Msg: fmt.Sprintf(format, args...)})
-	}
-	atLeast := func(key string, v, lo int) {
-		if v < lo {
-			bad(key, "must be at least %d, got %d", lo, v)
-		}
-	}
-	inRange := func(key string, v, lo, hi float64) {
-		if !(v >= lo && v <= hi) {
-			bad(key, "must be in [%g, %g], got %g", lo, hi, v)
-		}
-	}
-	oneOf := func(key, v string, allowed ...string) {
-		for _, a := range allowed {
-			if v == a {
-				return
-			}
-		}
-		bad(key, "%q is not one of %s", v, strings.Join(allowed, ", "))
-	}
-	atLeast("rounds", g.Rounds, 1)
-	atLeast("start_epoch", g.StartEpoch, 1)
-	atLeast("every", g.Every, 1)
+	ck := &checker{prefix: "gan."}
+	g.checkCore(ck)
+	g.checkLoss(ck)
+	g.checkText(ck)
+	g.checkOutput(ck)
+	return ck.ps
+}
+
+// checkCore validates the schedule, the network sizes and the optimiser.
+func (g GAN) checkCore(ck *checker) {
+	ck.intIn("rounds", g.Rounds, 1, 1000)
+	ck.intIn("start_epoch", g.StartEpoch, 1, 1_000_000)
+	ck.intIn("every", g.Every, 1, 1_000_000)
 	if g.ImageSize != 32 && g.ImageSize != 64 && g.ImageSize != 128 {
-		bad("image_size", "must be 32, 64 or 128, got %d", g.ImageSize)
+		ck.bad("image_size", "must be 32, 64 or 128, got %d", g.ImageSize)
 	}
-	atLeast("noise_dim", g.NoiseDim, 1)
-	atLeast("embed_dim", g.EmbedDim, 1)
-	atLeast("g_channels", g.GenChannels, 1)
-	atLeast("d_channels", g.DiscChannels, 1)
-	atLeast("batch_size", g.BatchSize, 2)
-	inRange("lr_g", g.LRG, 1e-7, 1)
-	inRange("lr_d", g.LRD, 1e-7, 1)
+	ck.intIn("noise_dim", g.NoiseDim, 1, MaxChannels)
+	ck.intIn("embed_dim", g.EmbedDim, 1, MaxChannels)
+	ck.intIn("g_channels", g.GenChannels, 1, MaxChannels/8)
+	ck.intIn("d_channels", g.DiscChannels, 1, MaxChannels/8)
+	ck.intIn("batch_size", g.BatchSize, 2, MaxBatchSize)
+	ck.floatIn("lr_g", g.LRG, 1e-7, 1)
+	ck.floatIn("lr_d", g.LRD, 1e-7, 1)
 	if !(g.Beta1 >= 0 && g.Beta1 < 1) {
-		bad("beta1", "must be in [0, 1), got %g", g.Beta1)
+		ck.bad("beta1", "must be in [0, 1), got %g", g.Beta1)
 	}
 	if !(g.Beta2 >= 0 && g.Beta2 < 1) {
-		bad("beta2", "must be in [0, 1), got %g", g.Beta2)
+		ck.bad("beta2", "must be in [0, 1), got %g", g.Beta2)
 	}
-	atLeast("min_steps", g.MinSteps, 0)
-	atLeast("max_steps", g.MaxSteps, 1)
+	ck.intIn("min_steps", g.MinSteps, 0, MaxSteps)
+	ck.intIn("max_steps", g.MaxSteps, 1, MaxSteps)
 	if g.MinSteps > g.MaxSteps {
-		bad("min_steps", "must not exceed max_steps (%d), got %d", g.MaxSteps, g.MinSteps)
+		ck.bad("min_steps", "must not exceed max_steps (%d), got %d", g.MaxSteps, g.MinSteps)
 	}
+}
 
+// checkLoss validates the loss weights, the stability criterion and the
+// texture library.
+func (g GAN) checkLoss(ck *checker) {
 	l := g.Loss
-	oneOf("loss.adversarial", l.Adversarial, "minimax", "non_saturating")
-	for _, kv := range []struct {
-		key string
-		v   float64
-	}{{"loss.adversarial_weight", l.AdversarialW}, {"loss.style_weight", l.StyleW},
-		{"loss.attribute_weight", l.AttributeW}, {"loss.attribute_class_weight", l.AttributeClassW}} {
-		inRange(kv.key, kv.v, 0, 1e6)
-	}
-	atLeast("loss.style_channels", l.StyleChannels, 1)
+	ck.oneOf("loss.adversarial", l.Adversarial, "minimax", "non_saturating")
+	ck.floatIn("loss.adversarial_weight", l.AdversarialW, 0, 1e6)
+	ck.floatIn("loss.style_weight", l.StyleW, 0, 1e6)
+	ck.floatIn("loss.attribute_weight", l.AttributeW, 0, 1e6)
+	ck.floatIn("loss.attribute_class_weight", l.AttributeClassW, 0, 1e6)
+	ck.intIn("loss.style_channels", l.StyleChannels, 1, MaxChannels)
 
 	s := g.Stability
-	atLeast("stability.window", s.Window, 1)
-	inRange("stability.tolerance", s.Tolerance, 0, 10)
-	inRange("stability.max_gap", s.MaxGap, 0, 1)
+	ck.intIn("stability.window", s.Window, 1, MaxSteps)
+	ck.floatIn("stability.tolerance", s.Tolerance, 0, 10)
+	ck.floatIn("stability.max_gap", s.MaxGap, 0, 1)
 
 	tx := g.Texture
-	oneOf("texture.source", tx.Source, "train", "folder")
+	ck.oneOf("texture.source", tx.Source, "train", "folder")
 	if tx.Source == "folder" && tx.Dir == "" {
-		bad("texture.dir", "is required when texture.source is folder")
+		ck.bad("texture.dir", "is required when texture.source is folder")
 	}
 	if tx.PatchSize < 0 || tx.PatchSize > g.ImageSize {
-		bad("texture.patch_size", "must be in [0, image_size %d] (0 = image_size/2), got %d", g.ImageSize, tx.PatchSize)
+		ck.bad("texture.patch_size", "must be in [0, image_size %d] (0 = image_size/2), got %d", g.ImageSize, tx.PatchSize)
 	} else if tx.PatchSize > 0 && tx.PatchSize < 8 {
-		bad("texture.patch_size", "must be at least 8 pixels, got %d", tx.PatchSize)
+		ck.bad("texture.patch_size", "must be at least 8 pixels, got %d", tx.PatchSize)
 	}
-	atLeast("texture.patches_per_class", tx.PatchesPerClass, 1)
+	ck.intIn("texture.patches_per_class", tx.PatchesPerClass, 1, 100_000)
+}
 
+// checkText validates how generated images get their texts.
+func (g GAN) checkText(ck *checker) {
 	t := g.Text
-	oneOf("text.mode", t.Mode, "template", "gru")
-	if len(t.Templates) == 0 {
-		bad("text.templates", "needs at least one template")
+	ck.oneOf("text.mode", t.Mode, "template", "gru")
+	if len(t.Templates) == 0 || len(t.Templates) > 10_000 {
+		ck.bad("text.templates", "needs between 1 and 10000 templates, got %d", len(t.Templates))
 	}
 	for class, phrases := range t.Attributes {
 		if len(phrases) == 0 {
-			bad("text.attributes."+class, "needs at least one phrase")
+			ck.bad("text.attributes."+class, "needs at least one phrase")
 		}
 		for _, p := range phrases {
 			if strings.TrimSpace(p) == "" {
-				bad("text.attributes."+class, "has an empty phrase")
+				ck.bad("text.attributes."+class, "has an empty phrase")
 			}
 		}
 	}
-	atLeast("text.max_per_class", t.MaxPerClass, 1)
-	atLeast("text.max_words", t.MaxWords, 1)
-	atLeast("text.min_count", t.MinCount, 1)
-	inRange("text.min_share", t.MinShare, 0, 1)
+	ck.intIn("text.max_per_class", t.MaxPerClass, 1, 10_000)
+	ck.intIn("text.max_words", t.MaxWords, 1, 16)
+	ck.intIn("text.min_count", t.MinCount, 1, MaxCount)
+	ck.floatIn("text.min_share", t.MinShare, 0, 1)
 	if !(t.MinSpecificity > 0.5 && t.MinSpecificity <= 1) {
-		bad("text.min_specificity", "must be in (0.5, 1] so that a phrase belongs to one class, got %g", t.MinSpecificity)
+		ck.bad("text.min_specificity", "must be in (0.5, 1] so that a phrase belongs to one class, got %g", t.MinSpecificity)
 	}
-	atLeast("text.gru_hidden", t.GRUHidden, 1)
-	atLeast("text.gru_steps", t.GRUSteps, 1)
-	inRange("text.gru_lr", t.GRULR, 1e-7, 1)
+	ck.intIn("text.gru_hidden", t.GRUHidden, 1, MaxHidden)
+	ck.intIn("text.gru_steps", t.GRUSteps, 1, MaxSteps)
+	ck.floatIn("text.gru_lr", t.GRULR, 1e-7, 1)
+}
 
+// checkOutput validates what a round generates, filters and mixes in.
+func (g GAN) checkOutput(ck *checker) {
 	ge := g.Generate
-	atLeast("generate.count", ge.Count, 1)
-	inRange("generate.oversample", ge.Oversample, 1, 100)
-	inRange("generate.class_power", ge.ClassPower, 0, 10)
-
-	inRange("filter.min_confidence", g.Filter.MinConfidence, 0, 1)
-	atLeast("filter.top_k", g.Filter.TopK, 0)
-	inRange("filter.min_realness", g.Filter.MinRealness, 0, 1)
-
-	inRange("mix.ratio", g.Mix.Ratio, 0, 1000)
-	oneOf("mix.keep", g.Mix.Keep, "latest", "all")
-	return ps
+	ck.intIn("generate.count", ge.Count, 1, MaxCount)
+	ck.floatIn("generate.oversample", ge.Oversample, 1, 100)
+	ck.floatIn("generate.class_power", ge.ClassPower, 0, 10)
+	if n := float64(ge.Count) * ge.Oversample * float64(g.ImageSize*g.ImageSize*3*4); ge.Count <= MaxCount && n > MaxBatchBytes {
+		ck.bad("generate.count", "%d pairs oversampled %g times at %d pixels take %.0f GiB of images, more than the %d GiB allowed",
+			ge.Count, ge.Oversample, g.ImageSize, n/(1<<30), int64(MaxBatchBytes)>>30)
+	}
+	ck.floatIn("filter.min_confidence", g.Filter.MinConfidence, 0, 1)
+	ck.intIn("filter.top_k", g.Filter.TopK, 0, 100_000, "0 = off")
+	ck.floatIn("filter.min_realness", g.Filter.MinRealness, 0, 1)
+	ck.floatIn("mix.ratio", g.Mix.Ratio, 0, 1000)
+	ck.oneOf("mix.keep", g.Mix.Keep, "latest", "all")
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -34,13 +35,24 @@ func (p Problem) Error() string {
 // Problems is every problem found in one load, in file order.
 type Problems []Problem
 
+// MaxShownProblems is the number of problems Problems.Error lists; the rest are counted.
+const MaxShownProblems = 20
+
+// Error lists the first MaxShownProblems problems, one per line, and counts the others.
 func (ps Problems) Error() string {
-	lines := make([]string, len(ps))
-	for i, p := range ps {
+	n := min(len(ps), MaxShownProblems)
+	lines := make([]string, n, n+1)
+	for i, p := range ps[:n] {
 		lines[i] = p.Error()
+	}
+	if len(ps) > n {
+		lines = append(lines, fmt.Sprintf("... and %d more problems (%d in all)", len(ps)-n, len(ps)))
 	}
 	return strings.Join(lines, "\n")
 }
+
+// MaxFileSize bounds an experiment file (16 MiB; real ones are a few KB).
+const MaxFileSize = 16 << 20
 
 // source remembers which file each YAML node came from, so that a merged
 // tree (includes plus overrides) still reports file:line for every key.
@@ -129,27 +141,18 @@ func readTree(path string, src *source, stack []string) (*yaml.Node, error) {
 			return nil, fmt.Errorf("%s: includes itself (through %s)", path, strings.Join(stack, " -> "))
 		}
 	}
-	data, err := os.ReadFile(path)
+	root, err := parseFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("experiment: %w", err)
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	root := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: 1}
-	if len(doc.Content) > 0 {
-		root = doc.Content[0]
+		return nil, err
 	}
 	src.mark(root, path)
-	if root.Kind != yaml.MappingNode {
-		return nil, Problem{File: path, Line: root.Line, Msg: "the top level must be a mapping of keys"}
-	}
 	merged := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: root.Line}
 	src.files[merged] = path
+	own := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		if k.Value != "includes" {
+			own.Content = append(own.Content, k, v)
 			continue
 		}
 		var incs []string
@@ -167,23 +170,103 @@ func readTree(path string, src *source, stack []string) (*yaml.Node, error) {
 			mergeMaps(merged, base)
 		}
 	}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value == "includes" {
-			continue
-		}
-		mergeMaps(merged, &yaml.Node{Kind: yaml.MappingNode, Content: root.Content[i : i+2]})
-	}
+	mergeMaps(merged, own)
 	return merged, nil
 }
 
+// parseFile reads and parses one YAML file: a regular file of at most
+// MaxFileSize bytes whose top level is a mapping without duplicate keys.
+func parseFile(path string) (root *yaml.Node, err error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("experiment: %w", err)
+	}
+	defer func() {
+		// yaml.v3 panics on a few malformed inputs: report them like any
+		// other syntax error.
+		if r := recover(); r != nil {
+			root, err = nil, fmt.Errorf("%s: malformed YAML (%v)", path, r)
+		}
+	}()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	root = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: 1}
+	if len(doc.Content) > 0 {
+		root = doc.Content[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, Problem{File: path, Line: root.Line, Msg: "the top level must be a mapping of keys"}
+	}
+	if dups := duplicateKeys(root, "", path, nil); len(dups) > 0 {
+		return nil, dups
+	}
+	return root, nil
+}
+
+// readFile reads an experiment file, refusing anything but a regular file
+// of at most MaxFileSize bytes.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	if st.Size() > MaxFileSize {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d an experiment file may have", path, st.Size(), MaxFileSize)
+	}
+	return io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+}
+
+// duplicateKeys reports every key defined twice in one mapping, naming
+// both lines, in the whole tree under n (aliases are not followed).
+func duplicateKeys(n *yaml.Node, path, file string, out Problems) Problems {
+	switch n.Kind {
+	case yaml.MappingNode:
+		first := make(map[string]int, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			kp := join(path, k.Value)
+			if line, dup := first[k.Value]; dup {
+				out = append(out, Problem{File: file, Line: k.Line, Key: kp,
+					Msg: fmt.Sprintf("duplicate key: already defined on line %d", line)})
+			} else {
+				first[k.Value] = k.Line
+			}
+			out = duplicateKeys(v, kp, file, out)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			out = duplicateKeys(c, fmt.Sprintf("%s[%d]", path, i), file, out)
+		}
+	}
+	return out
+}
+
 // mergeMaps merges mapping src into dst: nested mappings merge key by key,
-// anything else in src replaces dst's value.
+// anything else in src replaces dst's value. It takes time linear in the
+// sizes of both.
 func mergeMaps(dst, src *yaml.Node) {
+	index := make(map[string]int, len(dst.Content)/2)
+	for i := 0; i+1 < len(dst.Content); i += 2 {
+		if _, ok := index[dst.Content[i].Value]; !ok {
+			index[dst.Content[i].Value] = i
+		}
+	}
 	for i := 0; i+1 < len(src.Content); i += 2 {
 		k, v := src.Content[i], src.Content[i+1]
-		j := keyIndex(dst, k.Value)
+		j, ok := index[k.Value]
 		switch {
-		case j < 0:
+		case !ok:
+			index[k.Value] = len(dst.Content)
 			dst.Content = append(dst.Content, k, v)
 		case v.Kind == yaml.MappingNode && dst.Content[j+1].Kind == yaml.MappingNode:
 			mergeMaps(dst.Content[j+1], v)
@@ -291,7 +374,11 @@ func decodeInto(n *yaml.Node, v reflect.Value, path string, src *source, probs *
 			kp := join(path, k.Value)
 			idx, ok := fields[k.Value]
 			if !ok {
-				report(k, kp, "unknown key"+suggest(k.Value, fields))
+				hint := ""
+				if len(*probs) < 5*MaxShownProblems { // past that, nobody reads the hints
+					hint = suggest(k.Value, fields)
+				}
+				report(k, kp, "unknown key"+hint)
 				continue
 			}
 			decodeInto(val, v.FieldByIndex(idx), kp, src, probs)

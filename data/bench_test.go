@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -68,7 +69,7 @@ func BenchmarkDecodeResize(b *testing.B) {
 				dst := make([]float32, 3*224*224)
 				i := 0
 				for pb.Next() {
-					base, err := decodeBase(paths[i%len(paths)], 256, tf.bg)
+					base, err := decodeBase(paths[i%len(paths)], 256, tf.bg, imageCheck{})
 					if err != nil {
 						b.Error(err)
 						return
@@ -182,4 +183,112 @@ func reportCPU(b *testing.B, images int, cpu0 float64) {
 	if d := cpuSeconds() - cpu0; d > 0 && cpu0 > 0 {
 		b.ReportMetric(float64(images)/d, "images/cpu-s")
 	}
+}
+
+// photoFiles returns real photographs for the base-image benchmarks: the two that
+// scikit-learn ships (in .venv, see scripts/setup-pyenv.sh), else nil.
+func photoFiles() []string {
+	var out []string
+	for _, n := range []string{"china.jpg", "flower.jpg"} {
+		matches, _ := filepath.Glob(filepath.Join("..", ".venv", "lib", "python3*", "site-packages", "sklearn", "datasets", "images", n))
+		out = append(out, matches...)
+	}
+	return out
+}
+
+// baseDataset prepares a dataset of the given source images with base images of the given
+// size and returns its records.
+func baseDataset(b *testing.B, sources []string, size int) []Record {
+	b.Helper()
+	dir := b.TempDir()
+	var rows []string
+	for i, src := range sources {
+		raw, err := os.ReadFile(src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		name := fmt.Sprintf("img/%d%s", i, filepath.Ext(src))
+		writeFile(b, filepath.Join(dir, filepath.FromSlash(name)), raw)
+		rows = append(rows, fmt.Sprintf("%s,photo %d,%s", name, i, []string{"a", "b"}[i%2]))
+	}
+	file := writeFile(b, filepath.Join(dir, "pairs.csv"), []byte("image,text,label\n"+strings.Join(rows, "\n")+"\n"))
+	o := DefaultPrepareOptions(filepath.Join(dir, "out"))
+	o.Quiet, o.BaseSize, o.MinCount = true, size, 1
+	if _, err := PrepareManifest(ManifestOptions{PrepareOptions: o, File: file}); err != nil {
+		b.Fatal(err)
+	}
+	p, err := Open(o.Out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, r := range p.Records {
+		if r.Base == "" {
+			b.Fatalf("record %s has no base image", r.ID)
+		}
+	}
+	return p.Records
+}
+
+// BenchmarkBaseImages measures decode + augment (random resized crop and flip, or the
+// evaluation centre crop) to 224x224 on one core, from base images stored by prepare
+// (JPEG quality 90) against decoding the full-size originals: images per second and per CPU
+// second. "base256" is --base-size 256 read by DefaultLoaderConfig (shorter side 256, crop
+// 224); "base224" is --base-size 224 read as vbg run does (data.image_size 224: the loader's
+// base is the image size); "original" decodes the source files. "photo" uses real
+// photographs (640x427; skipped without .venv), "synthetic" 1024x768 images of benchPhoto.
+//
+//	go test ./data -run '^$' -bench BaseImages -cpu 1 -benchtime 3s
+func BenchmarkBaseImages(b *testing.B) {
+	sets := map[string][]string{"photo": photoFiles(), "synthetic": benchFiles(b, 8, 1024, 768, "jpeg")}
+	for _, set := range []string{"photo", "synthetic"} {
+		for _, tc := range []struct {
+			name        string
+			store, base int // --base-size (0: read the originals) and the loader's base size
+			train       bool
+		}{
+			{"base256/train", 256, 256, true}, {"base256/eval", 256, 256, false},
+			{"base224/train", 224, 224, true}, {"base224/eval", 224, 224, false},
+			{"original/train", 0, 256, true},
+			{"base256/decode", 256, 256, false}, // the JPEG decode and RGB conversion alone
+		} {
+			b.Run(set+"/"+tc.name, func(b *testing.B) {
+				if len(sets[set]) == 0 {
+					b.Skip("no photographs (.venv)")
+				}
+				benchBaseImages(b, sets[set], tc.store, tc.base, tc.train)
+			})
+		}
+	}
+}
+
+func benchBaseImages(b *testing.B, src []string, store, base int, train bool) {
+	recs := baseDataset(b, src, max(store, 1))
+	if store == 0 {
+		for i := range recs {
+			recs[i].Base = ""
+		}
+	}
+	cfg := DefaultLoaderConfig(train)
+	cfg.ResizeSize = base
+	l, err := NewLoader(recs, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dst := make([]float32, 3*224*224)
+	decodeOnly := strings.HasSuffix(b.Name(), "/decode")
+	b.ResetTimer()
+	start, cpu := time.Now(), cpuSeconds()
+	for i := 0; i < b.N; i++ {
+		var err error
+		if decodeOnly {
+			_, err = l.base(recs[i%len(recs)])
+		} else {
+			err = l.load(i/len(recs), i%len(recs), dst)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "images/s")
+	reportCPU(b, b.N, cpu)
 }

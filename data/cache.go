@@ -9,6 +9,8 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+
+	"github.com/vbg-museum/vbg/atomicfile"
 )
 
 // diskCache stores base images (decoded, shrunk to the base size) as PNG files. The key
@@ -37,18 +39,16 @@ func (c *diskCache) key(path string) (string, error) {
 
 // get returns the base image of path, decoding and storing it on a miss. A damaged entry is
 // replaced.
-func (c *diskCache) get(path string) (*rgbImage, error) {
+func (c *diskCache) get(path string, chk imageCheck) (*rgbImage, error) {
 	k, err := c.key(path)
 	if err != nil {
 		return nil, err
 	}
 	file := filepath.Join(c.dir, k[:2], k+".png")
-	if b, err := os.ReadFile(file); err == nil {
-		if img, err := png.Decode(bytes.NewReader(b)); err == nil {
-			return toRGB(img, c.bg), nil
-		}
+	if img, err := (imageCheck{maxPixels: chk.maxPixels}).decode(file); err == nil {
+		return toRGB(img, c.bg), nil
 	}
-	base, err := decodeBase(path, c.base, c.bg)
+	base, err := decodeBase(path, c.base, c.bg, chk)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func (c *diskCache) get(path string) (*rgbImage, error) {
 	if err := enc.Encode(&buf, base.toRGBA()); err != nil {
 		return nil, fmt.Errorf("image cache: encode %s: %w", path, err)
 	}
-	if err := writeFileAtomic(file, buf.Bytes()); err != nil {
+	if err := atomicfile.Write(file, buf.Bytes()); err != nil {
 		return nil, fmt.Errorf("image cache: %w", err)
 	}
 	return base, nil

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -57,6 +56,12 @@ func PrepareCOCO(o COCOOptions) (*Card, error) {
 	if o.Captions == "" || o.Instances == "" || o.Images == "" {
 		return nil, errors.New("prepare coco: need the captions JSON, the instances JSON and the image folder")
 	}
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("prepare coco: %w", err)
+	}
+	if err := o.checkInputs(o.Captions, o.Instances); err != nil {
+		return nil, fmt.Errorf("prepare coco: %w", err)
+	}
 	root, err := filepath.Abs(o.Images)
 	if err != nil {
 		return nil, fmt.Errorf("prepare coco: %w", err)
@@ -70,72 +75,92 @@ func PrepareCOCO(o COCOOptions) (*Card, error) {
 		inputs:  map[string]string{"captions": o.Captions, "instances": o.Instances, "images": o.Images},
 		options: map[string]string{"label": field},
 	}
+	d, err := readCOCO(o)
+	if err != nil {
+		return abort(c, o.PrepareOptions, err)
+	}
+	addCOCORecords(c, o, d)
+	return finish(c, o.PrepareOptions)
+}
 
-	images := map[int64]cocoImage{}
-	addImages := func(d *json.Decoder) error {
-		return decodeArray(d, func(im cocoImage) error {
-			if _, ok := images[im.ID]; !ok {
-				images[im.ID] = im
+// cocoData is what PrepareCOCO reads from the two annotation files.
+type cocoData struct {
+	images   map[int64]cocoImage
+	captions map[int64][]cocoCaption
+	best     map[int64]cocoInstance // the labelling annotation of each image
+	objects  map[int64]int          // annotations per image
+	cats     map[int64]cocoCategory
+}
+
+// readCOCO streams the captions and instances files.
+func readCOCO(o COCOOptions) (*cocoData, error) {
+	d := &cocoData{images: map[int64]cocoImage{}, captions: map[int64][]cocoCaption{},
+		best: map[int64]cocoInstance{}, objects: map[int64]int{}, cats: map[int64]cocoCategory{}}
+	addImages := func(dec *json.Decoder) error {
+		return decodeArray(dec, func(im cocoImage) error {
+			if _, ok := d.images[im.ID]; !ok {
+				d.images[im.ID] = im
 			}
 			return nil
 		})
 	}
-	captions := map[int64][]cocoCaption{}
-	err = streamObject(o.Captions, o.PrepareOptions, map[string]func(*json.Decoder) error{
+	err := streamObject(o.Captions, o.PrepareOptions, map[string]func(*json.Decoder) error{
 		"images": addImages,
-		"annotations": func(d *json.Decoder) error {
-			return decodeArray(d, func(a cocoCaption) error {
-				captions[a.ImageID] = append(captions[a.ImageID], a)
+		"annotations": func(dec *json.Decoder) error {
+			return decodeArray(dec, func(a cocoCaption) error {
+				d.captions[a.ImageID] = append(d.captions[a.ImageID], a)
 				return nil
 			})
 		},
 	})
 	if err != nil {
-		return abort(c, o.PrepareOptions, err)
+		return nil, err
 	}
-	best := map[int64]cocoInstance{}
-	objects := map[int64]int{}
-	cats := map[int64]cocoCategory{}
 	err = streamObject(o.Instances, o.PrepareOptions, map[string]func(*json.Decoder) error{
 		"images": addImages,
-		"annotations": func(d *json.Decoder) error {
-			return decodeArray(d, func(a cocoInstance) error {
-				objects[a.ImageID]++
-				if b, ok := best[a.ImageID]; !ok || betterInstance(a, b) {
-					best[a.ImageID] = a
+		"annotations": func(dec *json.Decoder) error {
+			return decodeArray(dec, func(a cocoInstance) error {
+				d.objects[a.ImageID]++
+				if b, ok := d.best[a.ImageID]; !ok || betterInstance(a, b) {
+					d.best[a.ImageID] = a
 				}
 				return nil
 			})
 		},
-		"categories": func(d *json.Decoder) error {
-			return decodeArray(d, func(k cocoCategory) error {
-				cats[k.ID] = k
+		"categories": func(dec *json.Decoder) error {
+			return decodeArray(dec, func(k cocoCategory) error {
+				d.cats[k.ID] = k
 				return nil
 			})
 		},
 	})
 	if err != nil {
-		return abort(c, o.PrepareOptions, err)
+		return nil, err
 	}
-	if len(cats) == 0 {
-		return abort(c, o.PrepareOptions, fmt.Errorf("%s has no categories: is it an instances_*.json file?", o.Instances))
+	if len(d.cats) == 0 {
+		return nil, fmt.Errorf("%s has no categories: is it an instances_*.json file?", o.Instances)
 	}
-	ids := make([]int64, 0, len(images))
-	for id := range images {
+	return d, nil
+}
+
+// addCOCORecords adds a record per image in id order, or records why it is skipped.
+func addCOCORecords(c *candidates, o COCOOptions, d *cocoData) {
+	ids := make([]int64, 0, len(d.images))
+	for id := range d.images {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
 	capBase, insBase := filepath.Base(o.Captions), filepath.Base(o.Instances)
 	for _, id := range ids {
-		im := images[id]
+		im := d.images[id]
 		sid := strconv.FormatInt(id, 10)
 		where := fmt.Sprintf("%s: image_id %d", insBase, id)
-		b, ok := best[id]
+		b, ok := d.best[id]
 		if !ok {
 			c.skip(SkipNoObjects, where, sid, "no instance annotations")
 			continue
 		}
-		cat, ok := cats[b.CategoryID]
+		cat, ok := d.cats[b.CategoryID]
 		if !ok {
 			c.skip(BadUnknownLabel, where, sid, fmt.Sprintf("annotation %d has category_id %d, not in categories", b.ID, b.CategoryID))
 			continue
@@ -144,11 +169,10 @@ func PrepareCOCO(o COCOOptions) (*Card, error) {
 		if o.UseCategory {
 			label = cat.Name
 		}
-		caps := captions[id]
-		sort := slices.Clone(caps)
-		slices.SortFunc(sort, func(a, b cocoCaption) int { return cmpInt64(a.ID, b.ID) })
-		texts := make([]string, 0, len(sort))
-		for _, a := range sort {
+		caps := slices.Clone(d.captions[id])
+		slices.SortFunc(caps, func(a, b cocoCaption) int { return cmpInt64(a.ID, b.ID) })
+		texts := make([]string, 0, len(caps))
+		for _, a := range caps {
 			texts = append(texts, strings.TrimSpace(a.Caption))
 		}
 		if len(caps) == 0 {
@@ -157,10 +181,9 @@ func PrepareCOCO(o COCOOptions) (*Card, error) {
 		c.recs = append(c.recs, Record{
 			ID: sid, Image: im.FileName, Texts: texts, Label: label, Group: sid, Origin: where,
 			Attrs: map[string]string{"category": cat.Name, "supercategory": cat.Supercategory,
-				"objects": strconv.Itoa(objects[id]), "file_name": im.FileName},
+				"objects": strconv.Itoa(d.objects[id]), "file_name": im.FileName},
 		})
 	}
-	return finish(c, o.PrepareOptions)
 }
 
 // betterInstance orders annotations: non-crowd first, then larger area, then lower id.
@@ -188,7 +211,7 @@ func cmpInt64(a, b int64) int {
 // keys to their handlers and skipping the others, so large annotation files are never held
 // as one value.
 func streamObject(file string, o PrepareOptions, handlers map[string]func(*json.Decoder) error) error {
-	f, err := os.Open(file)
+	f, err := openRegular(file)
 	if err != nil {
 		return err
 	}

@@ -103,47 +103,20 @@ func hasImgFlags(b []byte) (map[string]bool, error) {
 // short names, vendor as an attribute. All records of one emoji share a group (its unified
 // code), so the split never puts the same text in train and test.
 func PrepareEmoji(o EmojiOptions) (*Card, error) {
-	if o.Src == "" {
-		return nil, errors.New("prepare emoji: no source folder (the node_modules folder that scripts/fetch-emoji.sh fills)")
-	}
-	if o.LabelField == "" {
-		o.LabelField = "category"
-	}
-	if o.LabelField != "category" && o.LabelField != "subcategory" {
-		return nil, fmt.Errorf("prepare emoji: label field %q: use category or subcategory", o.LabelField)
-	}
-	vendors := o.Vendors
-	if len(vendors) == 0 {
-		vendors = EmojiVendors
-	}
-	if o.HoldoutVendor != "" && !slices.Contains(vendors, o.HoldoutVendor) {
-		return nil, fmt.Errorf("prepare emoji: holdout vendor %q is not among the vendors %v", o.HoldoutVendor, vendors)
-	}
-	if o.HoldoutVendor != "" && len(vendors) < 2 {
-		return nil, errors.New("prepare emoji: holding out a vendor needs at least two vendors")
-	}
-	exclude := o.ExcludeCategories
-	if exclude == nil {
-		exclude = []string{"Component"}
+	vendors, exclude, err := o.resolve()
+	if err != nil {
+		return nil, fmt.Errorf("prepare emoji: %w", err)
 	}
 	root, err := filepath.Abs(o.Src)
 	if err != nil {
 		return nil, fmt.Errorf("prepare emoji: %w", err)
 	}
-	for _, v := range vendors {
-		dir := filepath.Join(root, "emoji-datasource-"+v, "img", v, "64")
-		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return nil, fmt.Errorf("prepare emoji: no image folder %s: install the npm package emoji-datasource-%s (scripts/fetch-emoji.sh)", dir, v)
-		}
-	}
-	metaFile := filepath.Join(root, "emoji-datasource", "emoji.json")
-	b, err := os.ReadFile(metaFile)
+	entries, metaFile, err := readEmoji(root, vendors)
 	if err != nil {
-		return nil, fmt.Errorf("prepare emoji: read metadata (npm package emoji-datasource, scripts/fetch-emoji.sh): %w", err)
+		return nil, fmt.Errorf("prepare emoji: %w", err)
 	}
-	var entries []emojiEntry
-	if err := json.Unmarshal(b, &entries); err != nil {
-		return nil, fmt.Errorf("prepare emoji: %s: %w", metaFile, err)
+	if err := o.checkInputs(metaFile); err != nil {
+		return nil, fmt.Errorf("prepare emoji: %w", err)
 	}
 	c := &candidates{
 		source: "emoji", imageRoot: root, labelField: o.LabelField,
@@ -168,48 +141,106 @@ func PrepareEmoji(o EmojiOptions) (*Card, error) {
 			c.skip(SkipExcluded, where, e.Unified, "category "+strconv.Quote(e.Category)+" is excluded")
 			continue
 		}
-		label := e.Category
-		if o.LabelField == "subcategory" {
-			label = e.Subcategory
-		}
-		text := emojiText(e)
-		type variant struct{ key, unified, image string }
-		vars := []variant{{"", e.Unified, e.Image}}
-		flags := []map[string]bool{e.hasImg}
-		if o.SkinTones {
-			keys := make([]string, 0, len(e.Skins))
-			for k := range e.Skins {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			for _, k := range keys {
-				s := e.Skins[k]
-				vars = append(vars, variant{k, s.Unified, s.Image})
-				flags = append(flags, s.hasImg)
-			}
-		}
-		for vi, va := range vars {
-			for _, vendor := range vendors {
-				id := vendor + "/" + va.unified
-				if !flags[vi][vendor] {
-					c.skip(SkipNoImage, where, id, "has_img_"+vendor+" is false")
-					continue
-				}
-				attrs := map[string]string{"vendor": vendor, "unified": va.unified, "category": e.Category,
-					"subcategory": e.Subcategory, "added_in": e.AddedIn}
-				if va.key != "" {
-					attrs["skin_tone"] = va.key
-				}
-				img := ""
-				if va.image != "" {
-					img = "emoji-datasource-" + vendor + "/img/" + vendor + "/64/" + va.image
-				}
-				c.recs = append(c.recs, Record{ID: id, Image: img, Texts: []string{text}, Label: label,
-					Group: e.Unified, Attrs: attrs, Origin: where})
-			}
-		}
+		addEmojiRecords(c, o, e, vendors, where)
 	}
 	return finish(c, o.PrepareOptions)
+}
+
+// resolve checks the options and fills in the defaults: it returns the vendors and the
+// excluded categories, and sets LabelField.
+func (o *EmojiOptions) resolve() (vendors, exclude []string, err error) {
+	if o.Src == "" {
+		return nil, nil, errors.New("no source folder (the node_modules folder that scripts/fetch-emoji.sh fills)")
+	}
+	if o.LabelField == "" {
+		o.LabelField = "category"
+	}
+	if err := o.check(); err != nil {
+		return nil, nil, err
+	}
+	if o.LabelField != "category" && o.LabelField != "subcategory" {
+		return nil, nil, fmt.Errorf("label field %q: use category or subcategory", o.LabelField)
+	}
+	vendors = o.Vendors
+	if len(vendors) == 0 {
+		vendors = EmojiVendors
+	}
+	if o.HoldoutVendor != "" && !slices.Contains(vendors, o.HoldoutVendor) {
+		return nil, nil, fmt.Errorf("holdout vendor %q is not among the vendors %v", o.HoldoutVendor, vendors)
+	}
+	if o.HoldoutVendor != "" && len(vendors) < 2 {
+		return nil, nil, errors.New("holding out a vendor needs at least two vendors")
+	}
+	exclude = o.ExcludeCategories
+	if exclude == nil {
+		exclude = []string{"Component"}
+	}
+	return vendors, exclude, nil
+}
+
+// readEmoji checks that every vendor's image folder is there and reads emoji.json.
+func readEmoji(root string, vendors []string) ([]emojiEntry, string, error) {
+	for _, v := range vendors {
+		dir := filepath.Join(root, "emoji-datasource-"+v, "img", v, "64")
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return nil, "", fmt.Errorf("no image folder %s: install the npm package emoji-datasource-%s (scripts/fetch-emoji.sh)", dir, v)
+		}
+	}
+	metaFile := filepath.Join(root, "emoji-datasource", "emoji.json")
+	b, err := readRegular(metaFile)
+	if err != nil {
+		return nil, "", fmt.Errorf("read metadata (npm package emoji-datasource, scripts/fetch-emoji.sh): %w", err)
+	}
+	var entries []emojiEntry
+	if err := json.Unmarshal(b, &entries); err != nil {
+		return nil, "", fmt.Errorf("%s: %w", metaFile, err)
+	}
+	return entries, metaFile, nil
+}
+
+// addEmojiRecords adds the records of one emoji: per variant (the base, and the skin tones
+// with SkinTones, in key order) and vendor.
+func addEmojiRecords(c *candidates, o EmojiOptions, e emojiEntry, vendors []string, where string) {
+	label := e.Category
+	if o.LabelField == "subcategory" {
+		label = e.Subcategory
+	}
+	text := emojiText(e)
+	type variant struct{ key, unified, image string }
+	vars := []variant{{"", e.Unified, e.Image}}
+	flags := []map[string]bool{e.hasImg}
+	if o.SkinTones {
+		keys := make([]string, 0, len(e.Skins))
+		for k := range e.Skins {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			s := e.Skins[k]
+			vars = append(vars, variant{k, s.Unified, s.Image})
+			flags = append(flags, s.hasImg)
+		}
+	}
+	for vi, va := range vars {
+		for _, vendor := range vendors {
+			id := vendor + "/" + va.unified
+			if !flags[vi][vendor] {
+				c.skip(SkipNoImage, where, id, "has_img_"+vendor+" is false")
+				continue
+			}
+			attrs := map[string]string{"vendor": vendor, "unified": va.unified, "category": e.Category,
+				"subcategory": e.Subcategory, "added_in": e.AddedIn}
+			if va.key != "" {
+				attrs["skin_tone"] = va.key
+			}
+			img := ""
+			if va.image != "" {
+				img = "emoji-datasource-" + vendor + "/img/" + vendor + "/64/" + va.image
+			}
+			c.recs = append(c.recs, Record{ID: id, Image: img, Texts: []string{text}, Label: label,
+				Group: e.Unified, Attrs: attrs, Origin: where})
+		}
+	}
 }
 
 // emojiText is the lower-cased name followed by the short names, e.g.

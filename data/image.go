@@ -14,7 +14,7 @@ import (
 )
 
 // ImageError is an image that could not be used, with the kind of problem (BadMissingImage,
-// BadUnsupportedImage or BadCorruptImage).
+// BadUnsupportedImage, BadCorruptImage, BadImageTooLarge or BadPathEscapes).
 type ImageError struct {
 	Path string
 	Kind Kind
@@ -27,7 +27,7 @@ func (e *ImageError) Error() string { return fmt.Sprintf("image %s: %s: %v", e.P
 // Unwrap returns the underlying error.
 func (e *ImageError) Unwrap() error { return e.Err }
 
-// imageKind reads the first bytes and names the format: "jpeg", "png", another known
+// sniffFormat reads the first bytes and names the format: "jpeg", "png", another known
 // format's name, or "" when unknown.
 func sniffFormat(head []byte) string {
 	switch {
@@ -49,70 +49,120 @@ func sniffFormat(head []byte) string {
 	return ""
 }
 
-// openImage opens path and checks that it is a JPEG or PNG.
-func openImage(path string) (*os.File, *bufio.Reader, string, error) {
-	f, err := os.Open(path)
+// DefaultMaxImagePixels is the largest image (width × height, read from the file's header
+// before anything is decoded) that prepare and the loader accept by default: 89,478,485
+// pixels, Pillow's MAX_IMAGE_PIXELS (for example 9459 × 9459). Decoding one costs about 4
+// bytes per pixel for the decoded image plus 3 for its RGB copy. Raise it with
+// PrepareOptions.MaxImagePixels (`vbg data prepare --max-image-pixels`) and
+// LoaderConfig.MaxImagePixels (the experiment key data.max_image_pixels).
+const DefaultMaxImagePixels = 89_478_485
+
+// imageCheck is what is checked before an image is decoded.
+type imageCheck struct {
+	// root, when set, is the resolved folder the file must stay in once its symbolic links
+	// are resolved.
+	root string
+	// maxPixels bounds width × height (0: DefaultMaxImagePixels).
+	maxPixels int64
+}
+
+// limit is the pixel limit in force.
+func (c imageCheck) limit() int64 {
+	if c.maxPixels > 0 {
+		return c.maxPixels
+	}
+	return DefaultMaxImagePixels
+}
+
+// imageHeader is what an image file's header says.
+type imageHeader struct {
+	format        string // "jpeg" or "png"
+	width, height int
+}
+
+// open confines and opens path, checks that it is a regular JPEG or PNG file and reads its
+// header: the size is checked against the pixel limit before any pixel is decoded. The
+// returned reader is positioned at the start of the file.
+func (c imageCheck) open(path string) (*os.File, *bufio.Reader, imageHeader, error) {
+	var h imageHeader
+	real := path
+	if c.root != "" {
+		r, err := resolveUnder(c.root, path)
+		if err != nil {
+			return nil, nil, h, err
+		}
+		real = r
+	}
+	f, err := openRegular(real)
 	if err != nil {
 		kind := BadCorruptImage
 		if errors.Is(err, os.ErrNotExist) {
 			kind = BadMissingImage
 		}
-		return nil, nil, "", &ImageError{Path: path, Kind: kind, Err: err}
+		return nil, nil, h, &ImageError{Path: path, Kind: kind, Err: err}
+	}
+	fail := func(kind Kind, err error) (*os.File, *bufio.Reader, imageHeader, error) {
+		f.Close()
+		return nil, nil, h, &ImageError{Path: path, Kind: kind, Err: err}
 	}
 	br := bufio.NewReaderSize(f, 64<<10)
 	head, _ := br.Peek(16)
-	format := sniffFormat(head)
-	switch format {
+	h.format = sniffFormat(head)
+	switch h.format {
 	case "jpeg", "png":
-		return f, br, format, nil
 	case "":
-		f.Close()
 		if len(head) == 0 {
-			return nil, nil, "", &ImageError{Path: path, Kind: BadCorruptImage, Err: errors.New("empty file")}
+			return fail(BadCorruptImage, errors.New("empty file"))
 		}
-		return nil, nil, "", &ImageError{Path: path, Kind: BadCorruptImage,
-			Err: errors.New("not an image file (unknown signature; JPEG and PNG are supported)")}
+		return fail(BadCorruptImage, errors.New("not an image file (unknown signature; JPEG and PNG are supported)"))
 	default:
-		f.Close()
-		return nil, nil, "", &ImageError{Path: path, Kind: BadUnsupportedImage,
-			Err: fmt.Errorf("%s file; only JPEG and PNG are supported: convert it first", format)}
+		return fail(BadUnsupportedImage, fmt.Errorf("%s file; only JPEG and PNG are supported: convert it first", h.format))
 	}
-}
-
-// checkImage verifies an image file: the header only, or a full decode when full is set.
-func checkImage(path string, full bool) error {
-	if full {
-		_, err := decodeImage(path)
-		return err
-	}
-	f, br, format, err := openImage(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
 	var cfg image.Config
-	if format == "jpeg" {
+	if h.format == "jpeg" {
 		cfg, err = jpeg.DecodeConfig(br)
 	} else {
 		cfg, err = png.DecodeConfig(br)
 	}
 	if err != nil {
-		return &ImageError{Path: path, Kind: BadCorruptImage, Err: err}
+		return fail(BadCorruptImage, err)
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return &ImageError{Path: path, Kind: BadCorruptImage, Err: fmt.Errorf("size %dx%d", cfg.Width, cfg.Height)}
+	h.width, h.height = cfg.Width, cfg.Height
+	if h.width <= 0 || h.height <= 0 {
+		return fail(BadCorruptImage, fmt.Errorf("size %dx%d", h.width, h.height))
 	}
-	return nil
+	if px := int64(h.width) * int64(h.height); px > c.limit() {
+		return fail(BadImageTooLarge, fmt.Errorf("the header says %d×%d = %d pixels, more than the limit of %d "+
+			"(raise it with --max-image-pixels or data.max_image_pixels)", h.width, h.height, px, c.limit()))
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fail(BadCorruptImage, err)
+	}
+	br.Reset(f)
+	return f, br, h, nil
 }
 
-// decodeImage decodes a JPEG or PNG file.
-func decodeImage(path string) (image.Image, error) {
-	f, br, format, err := openImage(path)
+// check verifies an image file: the header only, or a full decode when full is set.
+func (c imageCheck) check(path string, full bool) error {
+	if full {
+		_, err := c.decode(path)
+		return err
+	}
+	f, _, _, err := c.open(path)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// decode decodes a JPEG or PNG file after the checks of open.
+func (c imageCheck) decode(path string) (image.Image, error) {
+	f, br, h, err := c.open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return decodeReader(path, br, format)
+	return decodeReader(path, br, h.format)
 }
 
 func decodeReader(path string, r io.Reader, format string) (image.Image, error) {
@@ -215,38 +265,53 @@ func toRGB(img image.Image, bg [3]uint8) *rgbImage {
 }
 
 // ycbcrToRGB converts a decoded JPEG to interleaved RGB, with the JFIF integer formula
-// that image/color.YCbCrToRGB uses (the results are identical).
+// that image/color.YCbCrToRGB uses (the results are identical). In the common layouts
+// (4:4:4, 4:2:2, 4:2:0) each row's chroma samples are read by a running index.
 func ycbcrToRGB(m *image.YCbCr, p []uint8) {
 	b := m.Bounds()
 	w, h := b.Dx(), b.Dy()
-	clamp := func(v int32) uint8 {
-		if uint32(v)&0xff000000 == 0 {
-			return uint8(v >> 16)
-		}
-		return uint8(^(v >> 31))
-	}
 	for y := 0; y < h; y++ {
-		yrow := m.Y[m.YOffset(b.Min.X, b.Min.Y+y):]
-		c0 := m.COffset(b.Min.X, b.Min.Y+y)
+		yi := m.YOffset(b.Min.X, b.Min.Y+y)
+		yrow := m.Y[yi : yi+w]
 		out := p[y*w*3 : (y+1)*w*3]
-		for x := 0; x < w; x++ {
-			var ci int
-			switch m.SubsampleRatio {
-			case image.YCbCrSubsampleRatio444:
-				ci = c0 + x
-			case image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420:
-				ci = c0 + (b.Min.X+x)/2 - b.Min.X/2
-			default:
-				ci = m.COffset(b.Min.X+x, b.Min.Y+y)
+		c0 := m.COffset(b.Min.X, b.Min.Y+y)
+		switch m.SubsampleRatio {
+		case image.YCbCrSubsampleRatio444:
+			yccRow(yrow, m.Cb[c0:c0+w], m.Cr[c0:c0+w], 0, 0, out)
+		case image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420:
+			odd := b.Min.X & 1
+			n := (w + odd + 1) / 2
+			yccRow(yrow, m.Cb[c0:c0+n], m.Cr[c0:c0+n], odd, 1, out)
+		default:
+			for x := range yrow {
+				ci := m.COffset(b.Min.X+x, b.Min.Y+y)
+				yccRow(yrow[x:x+1], m.Cb[ci:ci+1], m.Cr[ci:ci+1], 0, 0, out[3*x:3*x+3])
 			}
-			yy := int32(yrow[x]) * 0x10101
-			cb := int32(m.Cb[ci]) - 128
-			cr := int32(m.Cr[ci]) - 128
-			out[3*x] = clamp(yy + 91881*cr)
-			out[3*x+1] = clamp(yy - 22554*cb - 46802*cr)
-			out[3*x+2] = clamp(yy + 116130*cb)
 		}
 	}
+}
+
+// yccRow converts one row: pixel x takes chroma sample (x+odd)>>shift.
+func yccRow(yrow, cbs, crs []uint8, odd int, shift uint, out []uint8) {
+	out = out[:3*len(yrow)]
+	for x, yv := range yrow {
+		ci := (x + odd) >> shift
+		yy := int32(yv) * 0x10101
+		cb := int32(cbs[ci]) - 128
+		cr := int32(crs[ci]) - 128
+		o := out[3*x : 3*x+3 : 3*x+3]
+		o[0] = clamp16(yy + 91881*cr)
+		o[1] = clamp16(yy - 22554*cb - 46802*cr)
+		o[2] = clamp16(yy + 116130*cb)
+	}
+}
+
+// clamp16 is v>>16 clamped to [0, 255].
+func clamp16(v int32) uint8 {
+	if uint32(v)&0xff000000 == 0 {
+		return uint8(v >> 16)
+	}
+	return uint8(^(v >> 31))
 }
 
 // compositeRGB converts one color to 8-bit RGB over the background.
@@ -329,42 +394,21 @@ func newKernel(in, out int, off, span float64) kernel {
 type rect struct{ x, y, w, h float64 }
 
 // resample resizes the region r of src to outW x outH and returns RGB float32 values in
-// [0, 255], interleaved. The horizontal pass only runs over the rows the vertical pass needs.
+// [0, 255], interleaved. The horizontal pass (horizontalPass) only runs over the rows the
+// vertical pass needs.
 func resample(src *rgbImage, r rect, outW, outH int) []float32 {
 	kx := newKernel(src.W, outW, r.x, r.w)
 	ky := newKernel(src.H, outH, r.y, r.h)
-	y0, y1 := src.H, 0
-	for i, s := range ky.start {
-		y0 = min(y0, s)
-		y1 = max(y1, s+ky.count[i])
-	}
-	rows := y1 - y0
+	tmp, y0 := horizontalPass(src, kx, ky)
+	defer scratch.Put(tmp)
 	rowLen := outW * 3
-	tmp := make([]float32, rows*rowLen)
-	for y := 0; y < rows; y++ {
-		in := src.Pix[(y0+y)*src.W*3 : (y0+y+1)*src.W*3]
-		o := tmp[y*rowLen : (y+1)*rowLen]
-		for i := 0; i < outW; i++ {
-			n := kx.count[i]
-			ws := kx.w[i*kx.taps : i*kx.taps+n]
-			px := in[kx.start[i]*3 : (kx.start[i]+n)*3]
-			var r, g, b float32
-			for t, wt := range ws {
-				q := px[3*t : 3*t+3]
-				r += wt * float32(q[0])
-				g += wt * float32(q[1])
-				b += wt * float32(q[2])
-			}
-			o[3*i], o[3*i+1], o[3*i+2] = r, g, b
-		}
-	}
 	out := make([]float32, outH*rowLen)
 	for j := 0; j < outH; j++ {
 		s := ky.start[j] - y0
 		ws := ky.w[j*ky.taps : j*ky.taps+ky.count[j]]
 		o := out[j*rowLen : (j+1)*rowLen]
 		for t, wt := range ws {
-			in := tmp[(s+t)*rowLen : (s+t+1)*rowLen]
+			in := (*tmp)[(s+t)*rowLen : (s+t+1)*rowLen]
 			in = in[:len(o)]
 			for x := range o {
 				o[x] += wt * in[x]

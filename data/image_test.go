@@ -43,7 +43,7 @@ func TestDecodeFormats(t *testing.T) {
 				path = writeFile(t, filepath.Join(dir, tc.file), tc.data)
 			}
 			for _, full := range []bool{false, true} {
-				err := checkImage(path, full)
+				err := imageCheck{}.check(path, full)
 				want := tc.kind
 				if tc.full && !full {
 					want = ""
@@ -62,7 +62,7 @@ func TestDecodeFormats(t *testing.T) {
 		})
 	}
 	// The message names the format and the fix.
-	err := checkImage(filepath.Join(dir, "c.gif"), false)
+	err := imageCheck{}.check(filepath.Join(dir, "c.gif"), false)
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("gif file; only JPEG and PNG")) {
 		t.Errorf("gif error: %v", err)
 	}

@@ -41,12 +41,23 @@ type LoaderConfig struct {
 	// Seed fixes shuffling, augmentation and text choice.
 	Seed uint64
 	// CacheDir, when set, keeps base images as PNG files so that large images are decoded
-	// and shrunk only once.
+	// and shrunk only once. Records with a stored base image (Record.Base, from a dataset
+	// prepared with a base size of at least BaseSize) read that instead.
 	CacheDir string
+	// MaxImagePixels bounds width × height of an image, read from its header before it is
+	// decoded (0: DefaultMaxImagePixels); a larger image is an *ImageError naming the file.
+	MaxImagePixels int64
 	// Quiet silences the progress bar of FillCache; Progress is where it goes (nil: stderr).
 	Quiet    bool
 	Progress io.Writer
 }
+
+// Bounds of LoaderConfig: a batch of MaxBatchSize images of MaxImageSize pixels would
+// already take 12 GiB.
+const (
+	MaxBatchSize = 4096
+	MaxImageSize = 4096
+)
 
 // DefaultLoaderConfig returns a 224-pixel ImageNet-normalised configuration; train turns on
 // shuffling, DefaultAugment and random text choice.
@@ -113,8 +124,12 @@ func NewLoader(recs []Record, cfg LoaderConfig) (*Loader, error) {
 	if cfg.Std == ([3]float32{}) && cfg.Mean == ([3]float32{}) {
 		cfg.Mean, cfg.Std = ImageNetMean, ImageNetStd
 	}
-	if cfg.BatchSize <= 0 {
-		return nil, fmt.Errorf("new loader: batch size %d: must be positive", cfg.BatchSize)
+	if cfg.BatchSize <= 0 || cfg.BatchSize > MaxBatchSize {
+		return nil, fmt.Errorf("new loader: batch size %d: must be in [1, %d]", cfg.BatchSize, MaxBatchSize)
+	}
+	if cfg.Workers > MaxWorkers || cfg.Prefetch > MaxWorkers || cfg.MaxImagePixels < 0 {
+		return nil, fmt.Errorf("new loader: workers %d, prefetch %d, max image pixels %d: want workers and prefetch in [0, %d], pixels >= 0",
+			cfg.Workers, cfg.Prefetch, cfg.MaxImagePixels, MaxWorkers)
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
@@ -321,7 +336,7 @@ func (l *Loader) pickText(epoch, rec int) string {
 
 // load decodes and transforms record rec into dst.
 func (l *Loader) load(epoch, rec int, dst []float32) error {
-	base, err := l.base(l.recs[rec].Image)
+	base, err := l.base(l.recs[rec])
 	if err != nil {
 		return err
 	}
@@ -333,16 +348,31 @@ func (l *Loader) load(epoch, rec int, dst []float32) error {
 	return nil
 }
 
-// base returns the decoded base image of a file, from the cache when there is one.
-func (l *Loader) base(path string) (*rgbImage, error) {
-	if l.cache != nil {
-		return l.cache.get(path)
+// base returns the decoded base image of a record: its stored base image when the dataset
+// has usable ones, else from the cache when there is one, else decoded from the original.
+// The files of records from Open are confined to their dataset's folders.
+func (l *Loader) base(r Record) (*rgbImage, error) {
+	chk := imageCheck{maxPixels: l.cfg.MaxImagePixels}
+	if l.usesBase(r) {
+		chk.root = r.roots.prepared
+		return decodeBase(r.Base, l.cfg.BaseSize, l.tf.bg, chk)
 	}
-	return decodeBase(path, l.cfg.BaseSize, l.tf.bg)
+	if r.roots != nil {
+		chk.root = r.roots.images
+	}
+	if l.cache != nil {
+		return l.cache.get(r.Image, chk)
+	}
+	return decodeBase(r.Image, l.cfg.BaseSize, l.tf.bg, chk)
 }
 
-func decodeBase(path string, baseSize int, bg [3]uint8) (*rgbImage, error) {
-	img, err := decodeImage(path)
+// usesBase reports whether the loader reads the record's stored base image.
+func (l *Loader) usesBase(r Record) bool {
+	return r.roots != nil && r.Base != "" && r.roots.base.usable(l.cfg.BaseSize, l.tf.bg)
+}
+
+func decodeBase(path string, baseSize int, bg [3]uint8, chk imageCheck) (*rgbImage, error) {
+	img, err := chk.decode(path)
 	if err != nil {
 		return nil, err
 	}
@@ -355,14 +385,13 @@ func (l *Loader) FillCache() error {
 	if l.cache == nil {
 		return nil
 	}
-	paths := make([]string, len(l.recs))
-	for i, r := range l.recs {
-		paths[i] = r.Image
-	}
-	bar := newProgress(l.cfg.Progress, l.cfg.Quiet, len(paths), "caching images")
+	bar := newProgress(l.cfg.Progress, l.cfg.Quiet, len(l.recs), "caching images")
 	defer bar.finish()
-	errs := parallel(len(paths), l.cfg.Workers, func(i int) error {
-		_, err := l.cache.get(paths[i])
+	errs := parallel(len(l.recs), l.cfg.Workers, func(i int) error {
+		if l.usesBase(l.recs[i]) {
+			return nil // read from the dataset's base images, not cached
+		}
+		_, err := l.base(l.recs[i])
 		return err
 	}, func() { bar.add(1) })
 	for _, err := range errs {
@@ -374,7 +403,9 @@ func (l *Loader) FillCache() error {
 }
 
 // LoadImage applies the evaluation transform of cfg (no augmentation) to one image file and
-// returns 3*ImageSize*ImageSize floats, CHW: what a predict command feeds the model.
+// returns 3*ImageSize*ImageSize floats, CHW: what a predict command feeds the model. The file
+// must be a regular file (a FIFO or device is refused without being read) whose header is
+// within cfg.MaxImagePixels.
 func LoadImage(path string, cfg LoaderConfig) ([]float32, error) {
 	cfg.Train = false
 	if cfg.BatchSize <= 0 {
@@ -384,7 +415,7 @@ func LoadImage(path string, cfg LoaderConfig) ([]float32, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load image: %w", err)
 	}
-	base, err := l.base(path)
+	base, err := l.base(Record{Image: path})
 	if err != nil {
 		return nil, fmt.Errorf("load image: %w", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -44,6 +43,12 @@ func PrepareManifest(o ManifestOptions) (*Card, error) {
 	if len(o.TextColumns) == 0 {
 		o.TextColumns = []string{"text"}
 	}
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("prepare manifest: %w", err)
+	}
+	if err := o.checkInputs(o.File); err != nil {
+		return nil, fmt.Errorf("prepare manifest: %w", err)
+	}
 	abs, err := filepath.Abs(o.File)
 	if err != nil {
 		return nil, fmt.Errorf("prepare manifest: %w", err)
@@ -53,6 +58,9 @@ func PrepareManifest(o ManifestOptions) (*Card, error) {
 		inputs: map[string]string{"file": o.File},
 		options: map[string]string{"image_column": o.ImageColumn, "label_column": o.LabelColumn,
 			"text_columns": strings.Join(o.TextColumns, ", "), "id_column": o.IDColumn, "group_column": o.GroupColumn},
+	}
+	if len(o.TextColumns) > 1 {
+		c.textFields = o.TextColumns
 	}
 	switch strings.ToLower(filepath.Ext(o.File)) {
 	case ".csv", ".tsv":
@@ -81,6 +89,9 @@ func manifestRow(o ManifestOptions, where string, get func(string) ([]string, bo
 	for _, tc := range o.TextColumns {
 		v, _ := get(tc)
 		r.Texts = append(r.Texts, v...)
+		if len(o.TextColumns) > 1 {
+			r.fieldTexts = append(r.fieldTexts, strings.Join(v, " "))
+		}
 	}
 	idCol := o.IDColumn
 	if idCol == "" {
@@ -108,20 +119,13 @@ func (o ManifestOptions) known(col string) bool {
 }
 
 func readManifestCSV(c *candidates, o ManifestOptions) error {
-	f, cr, bar, err := openCSV(o.File, o.PrepareOptions, "reading "+filepath.Base(o.File))
+	tab := strings.EqualFold(filepath.Ext(o.File), ".tsv")
+	rows, err := openCSVRows(o.File, tab, o.PrepareOptions, "reading "+filepath.Base(o.File))
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	defer bar.finish()
-	if strings.EqualFold(filepath.Ext(o.File), ".tsv") {
-		cr.Comma = '\t'
-	}
-	header, err := cr.Read()
-	if err != nil {
-		return fmt.Errorf("%s: reading the header: %w", o.File, err)
-	}
-	header = slices.Clone(header)
+	defer rows.close()
+	header := rows.header
 	need := append([]string{o.ImageColumn, o.LabelColumn}, o.TextColumns...)
 	for _, col := range []string{o.IDColumn, o.GroupColumn} {
 		if col != "" {
@@ -133,11 +137,13 @@ func readManifestCSV(c *candidates, o ManifestOptions) error {
 		return &headerError{fmt.Sprintf("%s: the header lacks the column(s) %s; it has: %s (set the column names with flags)",
 			o.File, quoteList(missing), quoteList(header))}
 	}
-	base := filepath.Base(o.File)
 	for {
-		row, where, ok, err := c.nextCSVRow(cr, base, o.File, len(header))
-		if err != nil || !ok {
+		row, where, ok, err := rows.next(c)
+		if err != nil {
 			return err
+		}
+		if !ok {
+			return rows.finish(c)
 		}
 		get := func(col string) ([]string, bool) {
 			i, ok := pos[col]
@@ -157,13 +163,18 @@ func readManifestCSV(c *candidates, o ManifestOptions) error {
 }
 
 func readManifestJSONL(c *candidates, o ManifestOptions) error {
-	f, err := os.Open(o.File)
+	f, err := openRegular(o.File)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<16)
+	head, _ := br.Peek(4096)
+	if err := checkTextEncoding(head); err != nil {
+		return fmt.Errorf("%s: %w", o.File, err)
+	}
 	base := filepath.Base(o.File)
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(br)
 	sc.Buffer(make([]byte, 1<<16), 1<<26)
 	line := 0
 	for sc.Scan() {
@@ -176,10 +187,8 @@ func readManifestJSONL(c *candidates, o ManifestOptions) error {
 			continue
 		}
 		where := fmt.Sprintf("%s:%d", base, line)
-		var obj map[string]any
-		dec := json.NewDecoder(strings.NewReader(text))
-		dec.UseNumber()
-		if err := dec.Decode(&obj); err != nil {
+		obj, err := decodeJSONObject(text)
+		if err != nil {
 			c.skip(BadMalformedRow, where, "", "not a JSON object: "+err.Error())
 			continue
 		}
@@ -202,9 +211,31 @@ func readManifestJSONL(c *candidates, o ManifestOptions) error {
 		c.recs = append(c.recs, manifestRow(o, where, get, rest))
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s: %w", o.File, err)
+		return fmt.Errorf("%s line %d: %w", o.File, line+1, err)
 	}
+	if c.lines == nil {
+		c.lines = map[string]int{}
+	}
+	c.lines[base] = line
 	return nil
+}
+
+// decodeJSONObject decodes one JSON object with numbers kept as written; anything after the
+// object is an error.
+func decodeJSONObject(text string) (map[string]any, error) {
+	var obj map[string]any
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.UseNumber()
+	if err := dec.Decode(&obj); err != nil {
+		return nil, err
+	}
+	if obj == nil {
+		return nil, errors.New("null")
+	}
+	if dec.More() {
+		return nil, errors.New("more than one JSON value on the line")
+	}
+	return obj, nil
 }
 
 // jsonStrings turns a JSON value into strings: a string, a number or bool, or an array of those.

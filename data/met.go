@@ -1,11 +1,8 @@
 package data
 
 import (
-	"bufio"
-	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -60,15 +57,27 @@ type METOptions struct {
 
 // PrepareMET prepares MetObjects.csv plus an image folder. Objects without an image are
 // skipped and listed (kind no_image), as are objects with an empty label column (no_label).
+//
+// The text never includes the label column. Every text field is measured for label leakage
+// (FieldLeak) on the objects read; with the default text fields (TextFields nil) a field
+// that leaks is left out of the texts and named in the card's notes, with given TextFields
+// it is kept and the card warns.
 func PrepareMET(o METOptions) (*Card, error) {
 	if o.LabelColumn == "" {
 		o.LabelColumn = "Classification"
 	}
-	if o.TextFields == nil {
+	explicit := o.TextFields != nil
+	if !explicit {
 		o.TextFields = METTextFields
 	}
 	if o.CSV == "" || o.Images == "" {
 		return nil, errors.New("prepare met: need the MetObjects.csv path and the image folder")
+	}
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("prepare met: %w", err)
+	}
+	if err := o.checkInputs(o.CSV, o.Mapping); err != nil {
+		return nil, fmt.Errorf("prepare met: %w", err)
 	}
 	var mapping *LabelMapping
 	if o.Mapping != "" {
@@ -90,16 +99,21 @@ func PrepareMET(o METOptions) (*Card, error) {
 	if o.Mapping != "" {
 		c.inputs["mapping"] = o.Mapping
 	}
-	if slices.Contains(o.TextFields, o.LabelColumn) && mapping == nil {
-		c.notes = append(c.notes, fmt.Sprintf("the label column %q is also part of the text: a text-only model can read the label", o.LabelColumn))
+	if slices.Contains(o.TextFields, o.LabelColumn) {
+		c.notes = append(c.notes, fmt.Sprintf("the label column %q is left out of the text: a text-only model could read the label", o.LabelColumn))
+		o.TextFields = slices.DeleteFunc(slices.Clone(o.TextFields), func(f string) bool { return f == o.LabelColumn })
 	}
 	index, err := indexImages(imgRoot)
 	if err != nil {
 		return abort(c, o.PrepareOptions, err)
 	}
-	if err := readMET(c, o, index, mapping); err != nil {
+	objs, err := readMET(c, o, index, mapping)
+	if err != nil {
 		return abort(c, o.PrepareOptions, err)
 	}
+	keep := chooseMETFields(c, o.TextFields, objs, !explicit)
+	c.options["text_fields"] = strings.Join(keep, ", ")
+	addMETRecords(c, o, objs, keep)
 	return finish(c, o.PrepareOptions)
 }
 
@@ -143,42 +157,6 @@ func indexImages(root string) (imageIndex, error) {
 	return idx, nil
 }
 
-// countingReader counts bytes read, to drive a progress bar over a file.
-type countingReader struct {
-	r   io.Reader
-	bar *progress
-}
-
-// Read reads and advances the bar.
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.bar.add(n)
-	return n, err
-}
-
-// openCSV opens a CSV file, skips a UTF-8 byte-order mark and returns a reader that accepts
-// the odd quoting found in real exports.
-func openCSV(file string, o PrepareOptions, desc string) (*os.File, *csv.Reader, *progress, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	size := 0
-	if st, err := f.Stat(); err == nil {
-		size = int(st.Size())
-	}
-	bar := newProgress(o.Progress, o.Quiet, size, desc)
-	br := bufio.NewReaderSize(&countingReader{r: f, bar: bar}, 1<<20)
-	if b, _ := br.Peek(3); string(b) == "\ufeff" {
-		_, _ = br.Discard(3)
-	}
-	cr := csv.NewReader(br)
-	cr.FieldsPerRecord = -1
-	cr.LazyQuotes = true
-	cr.ReuseRecord = true
-	return f, cr, bar, nil
-}
-
 // headerIndex maps column names to positions and reports the missing ones.
 func headerIndex(header []string, need []string) (map[string]int, []string) {
 	pos := make(map[string]int, len(header))
@@ -197,32 +175,38 @@ func headerIndex(header []string, need []string) (map[string]int, []string) {
 	return pos, missing
 }
 
-func readMET(c *candidates, o METOptions, index imageIndex, mapping *LabelMapping) error {
-	f, cr, bar, err := openCSV(o.CSV, o.PrepareOptions, "reading MetObjects.csv")
+// metObject is one MetObjects.csv row that passed the reader's filters.
+type metObject struct {
+	id, where  string
+	images     []string
+	label, raw string
+	fields     []string // the values of METOptions.TextFields, in order
+	attrs      map[string]string
+}
+
+// readMET reads the objects of MetObjects.csv that have an image and a label (mapped when
+// there is a mapping); the others are recorded as skipped or bad.
+func readMET(c *candidates, o METOptions, index imageIndex, mapping *LabelMapping) ([]metObject, error) {
+	rows, err := openCSVRows(o.CSV, false, o.PrepareOptions, "reading MetObjects.csv")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer f.Close()
-	defer bar.finish()
-	base := filepath.Base(o.CSV)
-	header, err := cr.Read()
-	if err != nil {
-		return fmt.Errorf("%s: reading the header: %w", o.CSV, err)
-	}
-	header = slices.Clone(header)
+	defer rows.close()
+	header := rows.header
 	need := append([]string{"Object ID", o.LabelColumn}, o.TextFields...)
 	pos, missing := headerIndex(header, need)
 	if len(missing) > 0 {
-		return &headerError{fmt.Sprintf("%s: the header lacks %s (found %d columns: %s); expected MetObjects.csv as published (%d columns, starting %q)",
+		return nil, &headerError{fmt.Sprintf("%s: the header lacks %s (found %d columns: %s); expected MetObjects.csv as published (%d columns, starting %q)",
 			o.CSV, quoteList(missing), len(header), strings.Join(firstN(header, 8), ", "), len(METColumns), METColumns[0])}
 	}
+	var objs []metObject
 	for {
-		row, where, ok, err := c.nextCSVRow(cr, base, o.CSV, len(header))
+		row, where, ok, err := rows.next(c)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !ok {
-			break
+			return objs, rows.finish(c)
 		}
 		get := func(col string) string {
 			if i, ok := pos[col]; ok {
@@ -230,38 +214,89 @@ func readMET(c *candidates, o METOptions, index imageIndex, mapping *LabelMappin
 			}
 			return ""
 		}
-		id := get("Object ID")
-		if id == "" {
-			c.skip(BadMalformedRow, where, "", "empty Object ID")
-			continue
+		if obj, ok := metRowObject(c, o, get, where, index, mapping); ok {
+			objs = append(objs, obj)
 		}
-		images := index[id]
-		if len(images) == 0 {
-			c.skip(SkipNoImage, where, id, "no image named "+id+" in "+o.Images)
-			continue
+	}
+}
+
+// metRowObject turns one row into an object, or records why it is skipped.
+func metRowObject(c *candidates, o METOptions, get func(string) string, where string, index imageIndex, mapping *LabelMapping) (metObject, bool) {
+	id := get("Object ID")
+	if id == "" {
+		c.skip(BadMalformedRow, where, "", "empty Object ID")
+		return metObject{}, false
+	}
+	images := index[id]
+	if len(images) == 0 {
+		c.skip(SkipNoImage, where, id, "no image named "+id+" in "+o.Images)
+		return metObject{}, false
+	}
+	raw := firstValue(get(o.LabelColumn))
+	if raw == "" {
+		c.skip(SkipNoLabel, where, id, "empty "+o.LabelColumn)
+		return metObject{}, false
+	}
+	label := raw
+	if mapping != nil {
+		cls, ok := mapping.Map(raw)
+		if !ok {
+			c.skip(BadUnknownLabel, where, id, fmt.Sprintf("%s %q matches no line of %s", o.LabelColumn, raw, o.Mapping))
+			return metObject{}, false
 		}
-		raw := firstValue(get(o.LabelColumn))
-		if raw == "" {
-			c.skip(SkipNoLabel, where, id, "empty "+o.LabelColumn)
-			continue
+		if cls == MappingExclude {
+			c.skip(SkipExcluded, where, id, fmt.Sprintf("%s %q is excluded by %s", o.LabelColumn, raw, o.Mapping))
+			return metObject{}, false
 		}
-		label := raw
-		if mapping != nil {
-			cls, ok := mapping.Map(raw)
-			if !ok {
-				c.skip(BadUnknownLabel, where, id, fmt.Sprintf("%s %q matches no line of %s", o.LabelColumn, raw, o.Mapping))
-				continue
-			}
-			if cls == MappingExclude {
-				c.skip(SkipExcluded, where, id, fmt.Sprintf("%s %q is excluded by %s", o.LabelColumn, raw, o.Mapping))
-				continue
-			}
-			label = cls
+		label = cls
+	}
+	obj := metObject{id: id, where: where, images: images, label: label, raw: raw, attrs: map[string]string{}}
+	for _, fld := range o.TextFields {
+		obj.fields = append(obj.fields, get(fld))
+	}
+	for _, a := range metAttrs {
+		if v := get(a[0]); v != "" {
+			obj.attrs[a[1]] = v
 		}
+	}
+	if raw != label {
+		obj.attrs["raw_label"] = raw
+	}
+	return obj, true
+}
+
+// chooseMETFields measures every text field for label leakage and returns the fields the
+// texts are made of: all of them, or with drop set those that do not leak.
+func chooseMETFields(c *candidates, fields []string, objs []metObject, drop bool) []string {
+	labels := make([]string, len(objs))
+	for i, ob := range objs {
+		labels[i] = ob.label
+	}
+	values := make([]string, len(objs))
+	var keep []string
+	c.leakage = []FieldLeak{}
+	for k, field := range fields {
+		for i, ob := range objs {
+			values[i] = ob.fields[k]
+		}
+		l := measureLeak(field, values, labels)
+		l.Excluded = drop && l.Leaks
+		c.leakage = append(c.leakage, l)
+		if !l.Excluded {
+			keep = append(keep, field)
+		}
+	}
+	return keep
+}
+
+// addMETRecords adds a record per object (per image with AllImages), its text joined from
+// the kept fields.
+func addMETRecords(c *candidates, o METOptions, objs []metObject, keep []string) {
+	for _, ob := range objs {
 		var parts []string
-		for _, fld := range o.TextFields {
-			v := get(fld)
-			if v == "" {
+		for k, fld := range o.TextFields {
+			v := ob.fields[k]
+			if v == "" || !slices.Contains(keep, fld) {
 				continue
 			}
 			v = strings.Join(splitMulti(v), ", ")
@@ -270,28 +305,19 @@ func readMET(c *candidates, o METOptions, index imageIndex, mapping *LabelMappin
 			}
 			parts = append(parts, v)
 		}
-		attrs := map[string]string{}
-		for _, a := range metAttrs {
-			if v := get(a[0]); v != "" {
-				attrs[a[1]] = v
-			}
-		}
-		if raw != label {
-			attrs["raw_label"] = raw
-		}
+		images := ob.images
 		if !o.AllImages {
 			images = images[:1]
 		}
 		for k, img := range images {
-			rid := id
+			rid := ob.id
 			if o.AllImages && len(images) > 1 {
-				rid = id + "/" + strconv.Itoa(k)
+				rid = ob.id + "/" + strconv.Itoa(k)
 			}
 			c.recs = append(c.recs, Record{ID: rid, Image: img, Texts: []string{strings.Join(parts, ". ")},
-				Label: label, Group: id, Attrs: attrs, Origin: where})
+				Label: ob.label, Group: ob.id, Attrs: ob.attrs, Origin: ob.where})
 		}
 	}
-	return nil
 }
 
 // splitMulti splits a "|"-joined MET value and drops blanks.

@@ -1,21 +1,24 @@
 package data
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/vbg-museum/vbg/atomicfile"
 )
 
 // PrepareOptions are the settings every Prepare function shares. Start from
 // DefaultPrepareOptions.
 type PrepareOptions struct {
-	// Out is the folder to write the prepared dataset into (created if needed).
+	// Out is the folder to write the prepared dataset into (created if needed). No input
+	// file may be one of the files prepare writes there.
 	Out string
 	// MinCount drops classes with fewer records (reported in the card).
 	MinCount int
@@ -28,6 +31,16 @@ type PrepareOptions struct {
 	// VerifyImages decodes every image fully; otherwise only the header is read (fast, but a
 	// truncated file is then found by the loader instead).
 	VerifyImages bool
+	// MaxImagePixels bounds width × height of every image, read from its header before
+	// anything is decoded (0: DefaultMaxImagePixels). A larger image is a bad record
+	// (image_too_large).
+	MaxImagePixels int64
+	// BaseSize, when positive, also stores every image whose shorter side is longer than
+	// BaseSize pixels shrunk to that side (antialiased, as JPEG) under base-<BaseSize>/ in
+	// Out, and records the setting in dataset.json: the loader then decodes these small
+	// files instead of the full-size photos (see BaseImages). It implies a full decode of
+	// every image, as VerifyImages does. At most MaxBaseSize.
+	BaseSize int
 	// Workers is the number of goroutines checking images (0: GOMAXPROCS).
 	Workers int
 	// Quiet silences progress bars; Progress is where they go (nil: stderr). Bars are only
@@ -36,10 +49,70 @@ type PrepareOptions struct {
 	Progress io.Writer
 }
 
+// Bounds of PrepareOptions.
+const (
+	// MaxWorkers bounds PrepareOptions.Workers and LoaderConfig.Workers.
+	MaxWorkers = 1024
+	// MaxBaseSize bounds PrepareOptions.BaseSize.
+	MaxBaseSize = 4096
+)
+
 // DefaultPrepareOptions returns the paper's settings: 8:1:1 split with seed 42, at most 5%
 // bad records, no minimum class size.
 func DefaultPrepareOptions(out string) PrepareOptions {
 	return PrepareOptions{Out: out, MinCount: 1, MaxBadShare: 0.05, Ratios: DefaultRatios, Seed: DefaultSeed}
+}
+
+// check returns the first invalid option.
+func (o PrepareOptions) check() error {
+	switch {
+	case o.Out == "":
+		return errors.New("no output folder")
+	case !(o.MaxBadShare >= 0 && o.MaxBadShare <= 1):
+		return fmt.Errorf("max bad share %v: must be in [0, 1]", o.MaxBadShare)
+	case o.Workers < 0 || o.Workers > MaxWorkers:
+		return fmt.Errorf("workers %d: must be in [0, %d] (0: one per core)", o.Workers, MaxWorkers)
+	case o.MinCount < 0:
+		return fmt.Errorf("min count %d: must not be negative", o.MinCount)
+	case o.MaxImagePixels < 0:
+		return fmt.Errorf("max image pixels %d: must not be negative (0: the default %d)", o.MaxImagePixels, DefaultMaxImagePixels)
+	case o.BaseSize < 0 || o.BaseSize > MaxBaseSize:
+		return fmt.Errorf("base size %d: must be in [0, %d] (0: store no shrunk images)", o.BaseSize, MaxBaseSize)
+	}
+	for _, r := range o.Ratios {
+		if r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+			return fmt.Errorf("ratios %v: shares must be finite and non-negative", o.Ratios)
+		}
+	}
+	return nil
+}
+
+// outputNames are the files prepare writes into its output folder.
+var outputNames = []string{ManifestFile, LabelsFile, MetaFile, CardJSONFile, CardMDFile, ProblemsFile}
+
+// checkInputs refuses an output folder where prepare would overwrite one of its inputs (for
+// example --file DIR/manifest.jsonl --out DIR), before anything is read or written.
+func (o PrepareOptions) checkInputs(inputs ...string) error {
+	outs := make([]string, 0, len(outputNames)+len(SplitNames))
+	for _, n := range outputNames {
+		outs = append(outs, filepath.Join(o.Out, n))
+	}
+	for _, n := range SplitNames {
+		outs = append(outs, filepath.Join(o.Out, SplitsDir, n+".txt"))
+	}
+	for _, in := range inputs {
+		if in == "" {
+			continue
+		}
+		absIn, _ := filepath.Abs(in)
+		for _, out := range outs {
+			absOut, _ := filepath.Abs(out)
+			if absIn == absOut || sameFile(in, out) {
+				return fmt.Errorf("the output folder %s would overwrite the input %s: choose another --out", o.Out, in)
+			}
+		}
+	}
+	return nil
 }
 
 // candidates is what a source adapter hands to the common prepare pipeline.
@@ -50,8 +123,17 @@ type candidates struct {
 	inputs     map[string]string
 	options    map[string]string
 	notes      []string
+	lines      map[string]int // physical lines read per tabular input
+	accounted  map[string]int // of those, the lines of the header, records and problems
 	recs       []Record
 	problems   []Problem // found by the adapter: skips and bad rows
+	// textFields, when the texts come from several named fields (manifest text columns),
+	// names them; each record's fieldTexts holds its values, for measuring how well each
+	// field alone predicts the label.
+	textFields []string
+	// leakage holds measurements the adapter made itself (MET measures before it chooses
+	// the text fields); when set, finish does not measure again.
+	leakage []FieldLeak
 	// holdout, when set, sends matching records to test and splits the rest into train
 	// and val only.
 	holdout func(Record) bool
@@ -97,34 +179,21 @@ func abort(c *candidates, o PrepareOptions, err error) (*Card, error) {
 // finish checks the candidates, applies MinCount, labels, splits and writes the folder.
 func finish(c *candidates, o PrepareOptions) (*Card, error) {
 	fail := func(err error) (*Card, error) { return nil, fmt.Errorf("prepare %s: %w", c.source, err) }
-	if o.Out == "" {
-		return fail(errors.New("no output folder"))
+	if err := o.check(); err != nil {
+		return fail(err)
 	}
 	if o.Ratios == (Ratios{}) {
 		o.Ratios = DefaultRatios
 	}
-	if o.MaxBadShare < 0 || o.MaxBadShare > 1 {
-		return fail(fmt.Errorf("max bad share %v: must be in [0, 1]", o.MaxBadShare))
+	if err := os.MkdirAll(filepath.Join(o.Out, SplitsDir), 0o755); err != nil {
+		return fail(err)
 	}
-	card := newCard(c.source)
-	card.LabelField = c.labelField
-	card.MaxBadShare = o.MaxBadShare
-	card.Inputs = c.inputs
-	card.Notes = c.notes
-	for k, v := range c.options {
-		card.Options[k] = v
-	}
-	card.Options["min_count"] = strconv.Itoa(o.MinCount)
-	card.Options["max_bad_share"] = strconv.FormatFloat(o.MaxBadShare, 'g', -1, 64)
-	card.Options["ratios"] = fmt.Sprintf("%g:%g:%g", o.Ratios[0], o.Ratios[1], o.Ratios[2])
-	card.Options["seed"] = strconv.FormatUint(o.Seed, 10)
-	card.Options["verify_images"] = strconv.FormatBool(o.VerifyImages)
-
+	card := newPrepareCard(c, o)
 	problems := slices.Clone(c.problems)
 	adapterBad := 0
 	for _, p := range problems {
 		if p.Kind.Bad() {
-			adapterBad++
+			adapterBad += p.weight()
 		}
 	}
 	recs, checkProblems := checkRecords(c, o)
@@ -133,10 +202,6 @@ func finish(c *candidates, o PrepareOptions) (*Card, error) {
 	card.Candidates = len(c.recs) + adapterBad
 	if card.Candidates > 0 {
 		card.BadShare = float64(card.BadTotal()) / float64(card.Candidates)
-	}
-
-	if err := os.MkdirAll(filepath.Join(o.Out, SplitsDir), 0o755); err != nil {
-		return fail(err)
 	}
 	failed := func(msg string) (*Card, error) {
 		card.Failed = msg
@@ -147,48 +212,102 @@ func finish(c *candidates, o PrepareOptions) (*Card, error) {
 		return card, fmt.Errorf("prepare %s: %s (details: %s)", c.source, msg, filepath.Join(o.Out, CardMDFile))
 	}
 	if card.BadShare > o.MaxBadShare {
-		first := ""
-		for _, p := range problems {
-			if p.Kind.Bad() {
-				first = "; first: " + p.String()
-				break
-			}
-		}
-		return failed(fmt.Sprintf("%d of %d records are bad (%.1f%%, more than the allowed %.1f%%): %s%s",
-			card.BadTotal(), card.Candidates, 100*card.BadShare, 100*o.MaxBadShare, badSummary(card.Bad), first))
+		return failed(badShareMessage(card, problems, o.MaxBadShare))
 	}
+	recs, dropped := applyMinCount(card, recs, o.MinCount)
+	problems = append(problems, dropped...)
+	if len(recs) == 0 {
+		return failed("no usable records")
+	}
+	labels := assignLabels(recs)
+	card.addLeakage(measureTextFields(c, recs))
+	split, err := splitWithHoldout(recs, o, c.holdout)
+	if err != nil {
+		return fail(err)
+	}
+	fillCardCounts(card, recs, labels, split)
+	if err := writeDataset(o, c, recs, labels, split); err != nil {
+		return fail(err)
+	}
+	if err := writeCard(o.Out, card, problems); err != nil {
+		return fail(err)
+	}
+	return card, nil
+}
 
-	// Minimum class size.
+// newPrepareCard starts the card of a prepare run with its inputs and options.
+func newPrepareCard(c *candidates, o PrepareOptions) *Card {
+	card := newCard(c.source)
+	card.LabelField = c.labelField
+	card.MaxBadShare = o.MaxBadShare
+	card.Inputs = c.inputs
+	card.InputLines = c.lines
+	card.Notes = c.notes
+	for k, v := range c.options {
+		card.Options[k] = v
+	}
+	card.Options["min_count"] = strconv.Itoa(o.MinCount)
+	card.Options["max_bad_share"] = strconv.FormatFloat(o.MaxBadShare, 'g', -1, 64)
+	card.Options["ratios"] = fmt.Sprintf("%g:%g:%g", o.Ratios[0], o.Ratios[1], o.Ratios[2])
+	card.Options["seed"] = strconv.FormatUint(o.Seed, 10)
+	card.Options["verify_images"] = strconv.FormatBool(o.VerifyImages)
+	card.Options["max_image_pixels"] = strconv.FormatInt(imageCheck{maxPixels: o.MaxImagePixels}.limit(), 10)
+	if o.BaseSize > 0 {
+		card.Options["base_size"] = strconv.Itoa(o.BaseSize)
+	}
+	return card
+}
+
+// badShareMessage says why prepare refused the input: the bad share and the first problem.
+func badShareMessage(card *Card, problems []Problem, maxShare float64) string {
+	first := ""
+	for _, p := range problems {
+		if p.Kind.Bad() {
+			first = "; first: " + p.String()
+			break
+		}
+	}
+	return fmt.Sprintf("%d of %d records are bad (%.1f%%, more than the allowed %.1f%%): %s%s",
+		card.BadTotal(), card.Candidates, 100*card.BadShare, 100*maxShare, badSummary(card.Bad), first)
+}
+
+// applyMinCount drops the records of classes with fewer than minCount records, noting the
+// classes in the card; it returns the kept records and a problem per dropped record.
+func applyMinCount(card *Card, recs []Record, minCount int) ([]Record, []Problem) {
+	if minCount <= 1 {
+		return recs, nil
+	}
 	counts := map[string]int{}
 	for _, r := range recs {
 		counts[r.Label]++
 	}
-	if o.MinCount > 1 {
-		var dropped []Problem
-		kept := recs[:0]
-		for _, r := range recs {
-			if counts[r.Label] < o.MinCount {
-				dropped = append(dropped, Problem{Kind: SkipMinCount, Where: r.Origin, ID: r.ID,
-					Detail: fmt.Sprintf("class %q has %d records, fewer than %d", r.Label, counts[r.Label], o.MinCount)})
-				continue
-			}
-			kept = append(kept, r)
+	var dropped []Problem
+	kept := recs[:0]
+	for _, r := range recs {
+		if counts[r.Label] < minCount {
+			dropped = append(dropped, Problem{Kind: SkipMinCount, Where: r.Origin, ID: r.ID,
+				Detail: fmt.Sprintf("class %q has %d records, fewer than %d", r.Label, counts[r.Label], minCount)})
+			continue
 		}
-		recs = kept
-		for _, l := range sortedLabels(counts) {
-			if counts[l] < o.MinCount {
-				card.DroppedClasses = append(card.DroppedClasses, DroppedClass{Label: l, Records: counts[l],
-					Reason: fmt.Sprintf("fewer than min count %d", o.MinCount)})
-				delete(counts, l)
-			}
+		kept = append(kept, r)
+	}
+	for _, l := range sortedLabels(counts) {
+		if counts[l] < minCount {
+			card.DroppedClasses = append(card.DroppedClasses, DroppedClass{Label: l, Records: counts[l],
+				Reason: fmt.Sprintf("fewer than min count %d", minCount)})
 		}
-		card.addProblems(dropped)
-		problems = append(problems, dropped...)
 	}
-	if len(recs) == 0 {
-		return failed("no usable records")
-	}
+	card.addProblems(dropped)
+	return kept, dropped
+}
 
+// assignLabels numbers the labels in sorted order, sets every record's LabelID and returns
+// the label names.
+func assignLabels(recs []Record) []string {
+	counts := map[string]int{}
+	for _, r := range recs {
+		counts[r.Label]++
+	}
 	labels := sortedLabels(counts)
 	ids := make(map[string]int, len(labels))
 	for i, l := range labels {
@@ -197,19 +316,7 @@ func finish(c *candidates, o PrepareOptions) (*Card, error) {
 	for i := range recs {
 		recs[i].LabelID = ids[recs[i].Label]
 	}
-
-	split, err := splitWithHoldout(recs, o, c.holdout)
-	if err != nil {
-		return fail(err)
-	}
-	fillCardCounts(card, recs, labels, split)
-	if err := writeDataset(o.Out, c, recs, labels, split); err != nil {
-		return fail(err)
-	}
-	if err := writeCard(o.Out, card, problems); err != nil {
-		return fail(err)
-	}
-	return card, nil
+	return labels
 }
 
 func sortedLabels(counts map[string]int) []string {
@@ -262,10 +369,40 @@ func splitWithHoldout(recs []Record, o PrepareOptions, holdout func(Record) bool
 // checkRecords runs the checks common to all sources; it returns the good records and a
 // problem for each bad one (the first check that fails).
 func checkRecords(c *candidates, o PrepareOptions) ([]Record, []Problem) {
-	n := len(c.recs)
-	probs := make([]*Problem, n)
-	seen := make(map[string]bool, n)
-	needImage := make([]int, 0, n)
+	probs := make([]*Problem, len(c.recs))
+	needImage := checkFields(c, probs)
+	errs := checkImages(c, o, needImage)
+	for k, err := range errs {
+		if err == nil {
+			continue
+		}
+		i := needImage[k]
+		r := c.recs[i]
+		kind := BadCorruptImage
+		var ie *ImageError
+		if errors.As(err, &ie) {
+			kind = ie.Kind
+		}
+		probs[i] = &Problem{Kind: kind, Where: r.Origin, ID: r.ID, Detail: err.Error()}
+	}
+	var good []Record
+	var out []Problem
+	for i, r := range c.recs {
+		if probs[i] != nil {
+			out = append(out, *probs[i])
+			continue
+		}
+		good = append(good, r)
+	}
+	return good, out
+}
+
+// checkFields checks ids, texts, labels and image paths (lexically), cleaning them in place.
+// It fills probs for bad records and returns the indices of the records whose image is to
+// be checked.
+func checkFields(c *candidates, probs []*Problem) []int {
+	seen := make(map[string]bool, len(c.recs))
+	needImage := make([]int, 0, len(c.recs))
 	for i := range c.recs {
 		r := &c.recs[i]
 		r.LabelID = -1
@@ -305,39 +442,36 @@ func checkRecords(c *candidates, o PrepareOptions) ([]Record, []Problem) {
 			needImage = append(needImage, i)
 		}
 	}
-	bar := newProgress(o.Progress, o.Quiet, len(needImage), "checking images")
-	errs := parallel(len(needImage), o.Workers, func(k int) error {
-		r := c.recs[needImage[k]]
-		return checkImage(filepath.Join(c.imageRoot, filepath.FromSlash(r.Image)), o.VerifyImages)
-	}, func() { bar.add(1) })
-	bar.finish()
-	for k, err := range errs {
-		if err == nil {
-			continue
-		}
-		i := needImage[k]
-		r := c.recs[i]
-		kind := BadCorruptImage
-		var ie *ImageError
-		if errors.As(err, &ie) {
-			kind = ie.Kind
-		}
-		probs[i] = &Problem{Kind: kind, Where: r.Origin, ID: r.ID, Detail: err.Error()}
-	}
-	var good []Record
-	var out []Problem
-	for i, r := range c.recs {
-		if probs[i] != nil {
-			out = append(out, *probs[i])
-			continue
-		}
-		good = append(good, r)
-	}
-	return good, out
+	return needImage
 }
 
-// underRoot cleans an image path and checks that it stays inside root. It returns the path
-// relative to root in slash form.
+// checkImages checks the images of the records at idx in parallel: confined to the image
+// root once symbolic links are resolved, a regular JPEG or PNG file, within the pixel limit
+// (header), fully decodable when VerifyImages or BaseSize asks for it. With BaseSize the
+// shrunk copy is stored and the record's Base set. It returns an error per index.
+func checkImages(c *candidates, o PrepareOptions, idx []int) []error {
+	chk := imageCheck{root: realRoot(c.imageRoot), maxPixels: o.MaxImagePixels}
+	var store *baseStore
+	if o.BaseSize > 0 {
+		store = newBaseStore(o.Out, o.BaseSize)
+	}
+	bar := newProgress(o.Progress, o.Quiet, len(idx), "checking images")
+	defer bar.finish()
+	return parallel(len(idx), o.Workers, func(k int) error {
+		r := &c.recs[idx[k]]
+		path := filepath.Join(c.imageRoot, filepath.FromSlash(r.Image))
+		if store == nil {
+			return chk.check(path, o.VerifyImages)
+		}
+		base, err := store.put(chk, path, r.Image)
+		r.Base = base
+		return err
+	}, func() { bar.add(1) })
+}
+
+// underRoot cleans an image path and checks that it stays inside root (lexically: symbolic
+// links are resolved when the image is checked). It returns the path relative to root in
+// slash form.
 func underRoot(root, p string) (string, bool) {
 	if p == "" {
 		return "", true
@@ -402,7 +536,8 @@ func fillCardCounts(card *Card, recs []Record, labels []string, split SplitResul
 	card.PerClass = per
 }
 
-func writeDataset(out string, c *candidates, recs []Record, labels []string, split SplitResult) error {
+func writeDataset(o PrepareOptions, c *candidates, recs []Record, labels []string, split SplitResult) error {
+	out := o.Out
 	root := c.imageRoot
 	absOut, err := filepath.Abs(out)
 	if err != nil {
@@ -424,12 +559,15 @@ func writeDataset(out string, c *candidates, recs []Record, labels []string, spl
 			sb.WriteString(recs[j].ID)
 			sb.WriteByte('\n')
 		}
-		if err := writeFileAtomic(filepath.Join(out, SplitsDir, name+".txt"), []byte(sb.String())); err != nil {
+		if err := atomicfile.Write(filepath.Join(out, SplitsDir, name+".txt"), []byte(sb.String())); err != nil {
 			return err
 		}
 	}
 	meta := Meta{Version: FormatVersion, Source: c.source, ImageRoot: root, LabelField: c.labelField,
 		Records: len(recs), Classes: len(labels)}
+	if o.BaseSize > 0 {
+		meta.Base = newBaseStore(out, o.BaseSize).meta()
+	}
 	// dataset.json last: its presence marks a complete folder.
 	return writeJSON(filepath.Join(out, MetaFile), meta)
 }
@@ -438,37 +576,8 @@ func writeCard(out string, card *Card, problems []Problem) error {
 	if err := writeJSON(filepath.Join(out, CardJSONFile), card); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(out, CardMDFile), []byte(card.Markdown())); err != nil {
+	if err := atomicfile.Write(filepath.Join(out, CardMDFile), []byte(card.Markdown())); err != nil {
 		return err
 	}
 	return writeProblems(filepath.Join(out, ProblemsFile), problems)
-}
-
-// nextCSVRow reads the next well-formed row of a CSV whose header has
-// fields columns. Malformed rows, and rows with another number of fields,
-// are recorded as BadMalformedRow (base:line) and skipped. It returns the
-// row, where it is (base:line), and ok = false at the end of the file; err
-// is an error reading file itself.
-func (c *candidates) nextCSVRow(cr *csv.Reader, base, file string, fields int) (row []string, where string, ok bool, err error) {
-	for {
-		row, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return nil, "", false, nil
-		}
-		line, _ := cr.FieldPos(0)
-		where := fmt.Sprintf("%s:%d", base, line)
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				c.skip(BadMalformedRow, fmt.Sprintf("%s:%d", base, pe.Line), "", err.Error())
-				continue
-			}
-			return nil, "", false, fmt.Errorf("%s: %w", file, err)
-		}
-		if len(row) != fields {
-			c.skip(BadMalformedRow, where, "", fmt.Sprintf("%d fields, the header has %d", len(row), fields))
-			continue
-		}
-		return row, where, true, nil
-	}
 }

@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/vbg-museum/vbg/atomicfile"
 )
 
 // Record is one image+text example.
@@ -31,6 +34,23 @@ type Record struct {
 	Attrs map[string]string `json:"attrs,omitempty"`
 	// Origin says where the record came from, as file:line where that applies.
 	Origin string `json:"origin,omitempty"`
+	// Base is the record's image stored shrunk by prepare (PrepareOptions.BaseSize): in
+	// manifest.jsonl relative to the prepared folder, in records returned by Open resolved.
+	// Empty when the original is small enough to be used as it is.
+	Base string `json:"base,omitempty"`
+
+	// roots, set by Open, confines the record's files to its dataset's folders.
+	roots *datasetRoots
+	// fieldTexts holds the record's value of each candidates.textFields entry (prepare only).
+	fieldTexts []string
+}
+
+// datasetRoots are the resolved folders a prepared dataset's files must stay in, and what
+// its stored base images are.
+type datasetRoots struct {
+	images   string      // the image root, symbolic links resolved
+	prepared string      // the prepared folder, symbolic links resolved (base images)
+	base     *BaseImages // nil: no base images
 }
 
 // GroupKey returns the record's split group: Group, or the ID when Group is empty.
@@ -76,6 +96,8 @@ type Meta struct {
 	LabelField string `json:"label_field,omitempty"`
 	Records    int    `json:"records"`
 	Classes    int    `json:"classes"`
+	// Base describes the shrunk copies of the images stored with the dataset (nil: none).
+	Base *BaseImages `json:"base,omitempty"`
 }
 
 // Prepared is a prepared dataset folder read back by Open.
@@ -90,6 +112,7 @@ type Prepared struct {
 	Records []Record
 
 	splits map[string][]int
+	byID   map[string]int
 }
 
 // Split returns the records of one split (Train, Val or Test) in manifest order, or nil for
@@ -110,6 +133,11 @@ func (p *Prepared) LabelIndex(name string) int {
 
 // Open reads a prepared dataset folder written by one of the Prepare functions. Image paths
 // are resolved against the image root stored in dataset.json.
+//
+// Every record's image path must be relative and stay inside the image root (an absolute
+// path such as /etc/passwd, or one with "..", is refused, naming the record); the records
+// remember the resolved root, and the loader checks again, with symbolic links resolved,
+// when it opens each file. Ids are unique, and every id is in at most one split.
 func Open(dir string) (*Prepared, error) {
 	return OpenWithImageRoot(dir, "")
 }
@@ -118,18 +146,19 @@ func Open(dir string) (*Prepared, error) {
 // moved to another place. An empty imageRoot keeps the stored one.
 func OpenWithImageRoot(dir, imageRoot string) (*Prepared, error) {
 	p := &Prepared{Dir: dir, splits: map[string][]int{}}
+	wrap := func(err error) (*Prepared, error) { return nil, fmt.Errorf("open dataset %s: %w", dir, err) }
 	if err := readJSON(filepath.Join(dir, MetaFile), &p.Meta); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("open dataset %s: no %s (not a prepared folder, or prepare failed: see %s): %w",
 				dir, MetaFile, CardMDFile, err)
 		}
-		return nil, fmt.Errorf("open dataset %s: %w", dir, err)
+		return wrap(err)
 	}
 	if p.Meta.Version != FormatVersion {
-		return nil, fmt.Errorf("open dataset %s: format version %d, this build reads %d", dir, p.Meta.Version, FormatVersion)
+		return wrap(fmt.Errorf("format version %d, this build reads %d", p.Meta.Version, FormatVersion))
 	}
 	if err := readJSON(filepath.Join(dir, LabelsFile), &p.Labels); err != nil {
-		return nil, fmt.Errorf("open dataset %s: %w", dir, err)
+		return wrap(err)
 	}
 	root := imageRoot
 	if root == "" {
@@ -138,45 +167,82 @@ func OpenWithImageRoot(dir, imageRoot string) (*Prepared, error) {
 			root = filepath.Join(dir, root)
 		}
 	}
+	roots := &datasetRoots{images: realRoot(root), prepared: realRoot(dir), base: p.Meta.Base}
 	recs, err := readManifest(filepath.Join(dir, ManifestFile))
 	if err != nil {
-		return nil, fmt.Errorf("open dataset %s: %w", dir, err)
+		return wrap(err)
 	}
+	if err := p.resolveRecords(recs, root, roots); err != nil {
+		return wrap(err)
+	}
+	if err := p.readSplits(); err != nil {
+		return wrap(err)
+	}
+	return p, nil
+}
+
+// resolveRecords checks each record (label, unique id, confined image and base paths),
+// resolves its paths and keeps the records.
+func (p *Prepared) resolveRecords(recs []Record, root string, roots *datasetRoots) error {
 	byID := make(map[string]int, len(recs))
 	for i := range recs {
 		r := &recs[i]
+		where := fmt.Sprintf("%s line %d: record %q", ManifestFile, i+1, r.ID)
 		if r.LabelID < 0 || r.LabelID >= len(p.Labels) || p.Labels[r.LabelID] != r.Label {
-			return nil, fmt.Errorf("open dataset %s: %s line %d: label %q (id %d) does not match %s",
-				dir, ManifestFile, i+1, r.Label, r.LabelID, LabelsFile)
+			return fmt.Errorf("%s line %d: label %q (id %d) does not match %s", ManifestFile, i+1, r.Label, r.LabelID, LabelsFile)
 		}
-		if !filepath.IsAbs(r.Image) {
-			r.Image = filepath.Join(root, filepath.FromSlash(r.Image))
+		if j, dup := byID[r.ID]; dup {
+			return fmt.Errorf("%s: the id is also on line %d", where, j+1)
 		}
 		byID[r.ID] = i
+		rel, err := relUnder(r.Image)
+		if err != nil {
+			return fmt.Errorf("%s: %w (image root %s)", where, err, root)
+		}
+		r.Image = filepath.Join(root, filepath.FromSlash(rel))
+		if r.Base != "" {
+			rel, err := relUnder(r.Base)
+			if err != nil || roots.base == nil {
+				return fmt.Errorf("%s: base image %q: not a stored base image of this folder", where, r.Base)
+			}
+			r.Base = filepath.Join(p.Dir, filepath.FromSlash(rel))
+		}
+		r.roots = roots
 	}
 	p.Records = recs
+	p.byID = byID
+	return nil
+}
+
+// readSplits reads splits/*.txt: every id must be in the manifest and in at most one split.
+func (p *Prepared) readSplits() error {
+	in := make(map[string]string, len(p.Records))
 	for _, name := range SplitNames {
-		path := filepath.Join(dir, SplitsDir, name+".txt")
+		path := filepath.Join(p.Dir, SplitsDir, name+".txt")
 		ids, err := readLines(path)
 		if err != nil {
-			return nil, fmt.Errorf("open dataset %s: %w", dir, err)
+			return err
 		}
 		idx := make([]int, 0, len(ids))
 		for n, id := range ids {
-			j, ok := byID[id]
+			j, ok := p.byID[id]
 			if !ok {
-				return nil, fmt.Errorf("open dataset %s: %s line %d: id %q is not in the manifest", dir, path, n+1, id)
+				return fmt.Errorf("%s line %d: id %q is not in the manifest", path, n+1, id)
 			}
+			if prev, dup := in[id]; dup {
+				return fmt.Errorf("%s line %d: id %q is already in split %s: splits must be disjoint", path, n+1, id, prev)
+			}
+			in[id] = name
 			idx = append(idx, j)
 		}
 		slices.Sort(idx)
 		p.splits[name] = idx
 	}
-	return p, nil
+	return nil
 }
 
 func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
+	b, err := readRegular(path)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
@@ -194,7 +260,7 @@ func writeJSON(path string, v any) error {
 	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	return writeFileAtomic(path, buf.Bytes())
+	return atomicfile.Write(path, buf.Bytes())
 }
 
 // jsonLines encodes values as JSON lines without HTML escaping ("&" stays "&").
@@ -210,35 +276,8 @@ func jsonLines[T any](vs []T) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// writeFileAtomic writes via a temporary file and a rename, so a reader never sees half a file.
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
 func readManifest(path string) ([]Record, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
@@ -271,11 +310,11 @@ func WriteManifest(path string, recs []Record) error {
 	if err != nil {
 		return fmt.Errorf("write manifest %s: %w", path, err)
 	}
-	return writeFileAtomic(path, b)
+	return atomicfile.Write(path, b)
 }
 
 func readLines(path string) ([]string, error) {
-	b, err := os.ReadFile(path)
+	b, err := readRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
@@ -286,4 +325,14 @@ func readLines(path string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// readRegular reads a whole regular file (a FIFO or device is refused, not read).
+func readRegular(path string) ([]byte, error) {
+	f, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }

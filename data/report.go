@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/vbg-museum/vbg/atomicfile"
 )
 
 // Kind classifies a problem found while preparing a dataset. Bad kinds are input errors
@@ -17,6 +19,7 @@ const (
 	BadMissingImage     Kind = "missing_image"            // image file named but not there
 	BadCorruptImage     Kind = "corrupt_image"            // image unreadable or undecodable
 	BadUnsupportedImage Kind = "unsupported_image_format" // not JPEG or PNG
+	BadImageTooLarge    Kind = "image_too_large"          // header size above the pixel limit
 	BadEmptyText        Kind = "empty_text"               // no non-blank text
 	BadEmptyLabel       Kind = "empty_label"              // blank label value
 	BadUnknownLabel     Kind = "unknown_label"            // label not in the mapping or category list
@@ -52,7 +55,13 @@ type Problem struct {
 	Where  string `json:"where,omitempty"`
 	ID     string `json:"id,omitempty"`
 	Detail string `json:"detail"`
+	// Lines is the number of input lines the problem covers when it is more than one (a CSV
+	// quote left open swallows the lines after it); each counts as one bad record.
+	Lines int `json:"lines,omitempty"`
 }
+
+// weight is the number of records the problem counts as: its lines, at least one.
+func (p Problem) weight() int { return max(p.Lines, 1) }
 
 // String formats the problem as "where: kind: id: detail".
 func (p Problem) String() string {
@@ -100,10 +109,14 @@ type Card struct {
 	Records int `json:"records"`
 	Groups  int `json:"groups"`
 	Classes int `json:"classes"`
-	// Candidates counts the records that reached checking: kept plus bad.
-	Candidates  int     `json:"candidates"`
-	BadShare    float64 `json:"bad_share"`
-	MaxBadShare float64 `json:"max_bad_share"`
+	// Candidates counts the records that reached checking: kept plus bad (a bad row that
+	// swallowed several input lines counts once per line).
+	Candidates int `json:"candidates"`
+	// InputLines is the number of physical lines read from each tabular input (CSV), every
+	// one of them part of the header, a record, a reported problem or blank.
+	InputLines  map[string]int `json:"input_lines,omitempty"`
+	BadShare    float64        `json:"bad_share"`
+	MaxBadShare float64        `json:"max_bad_share"`
 
 	Bad      map[Kind]int       `json:"bad"`
 	Skipped  map[Kind]int       `json:"skipped"`
@@ -117,6 +130,12 @@ type Card struct {
 	DroppedClasses []DroppedClass `json:"dropped_classes,omitempty"`
 	MixedGroups    []string       `json:"mixed_groups,omitempty"`
 	Notes          []string       `json:"notes,omitempty"`
+	// Warnings are problems with the dataset as a whole that prepare did not refuse (label
+	// leakage through a text field); the command line prints them.
+	Warnings []string `json:"warnings,omitempty"`
+	// TextFields measures, for a source whose texts join several fields, how well each
+	// field alone predicts the label (see FieldLeak).
+	TextFields []FieldLeak `json:"text_fields,omitempty"`
 }
 
 // maxExamples is the number of problems per kind quoted in the card (problems.jsonl has all).
@@ -138,9 +157,9 @@ func newCard(source string) *Card {
 func (c *Card) addProblems(ps []Problem) {
 	for _, p := range ps {
 		if p.Kind.Bad() {
-			c.Bad[p.Kind]++
+			c.Bad[p.Kind] += p.weight()
 		} else {
-			c.Skipped[p.Kind]++
+			c.Skipped[p.Kind] += p.weight()
 		}
 		if len(c.Examples[p.Kind]) < maxExamples {
 			c.Examples[p.Kind] = append(c.Examples[p.Kind], p)
@@ -207,6 +226,9 @@ func (c *Card) Summary() string {
 	if len(c.DroppedClasses) > 0 {
 		fmt.Fprintf(&b, "  %d classes dropped (min count)\n", len(c.DroppedClasses))
 	}
+	for _, w := range c.Warnings {
+		fmt.Fprintf(&b, "  warning: %s\n", w)
+	}
 	return b.String()
 }
 
@@ -229,12 +251,19 @@ func (c *Card) Markdown() string {
 	for _, k := range sortedKeys(c.Options) {
 		fmt.Fprintf(&b, "- %s: `%s`\n", k, c.Options[k])
 	}
+	if len(c.Warnings) > 0 {
+		b.WriteString("\n## Warnings\n\n")
+		for _, w := range c.Warnings {
+			fmt.Fprintf(&b, "- **%s**\n", mdEscape(w))
+		}
+	}
 	if len(c.Notes) > 0 {
 		b.WriteString("\n## Notes\n\n")
 		for _, n := range c.Notes {
 			fmt.Fprintf(&b, "- %s\n", n)
 		}
 	}
+	c.textFieldsMarkdown(&b)
 	if len(c.PerClass) > 0 {
 		b.WriteString("\n## Classes (records per split)\n\n| id | class | train | val | test | total | groups |\n|---:|---|---:|---:|---:|---:|---:|\n")
 		var t ClassCount
@@ -285,6 +314,22 @@ func (c *Card) Markdown() string {
 	return b.String()
 }
 
+// textFieldsMarkdown renders the label-leakage measurements of the text fields.
+func (c *Card) textFieldsMarkdown(b *strings.Builder) {
+	if len(c.TextFields) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n## Text fields and the label\n\nHow well each text field alone predicts the label "+
+		"(leave-one-out lookup of the label by the field's value; a field leaks at >= %.0f%% lookup accuracy "+
+		"or when >= %.0f%% of the records name their label in it):\n\n"+
+		"| field | records | values | lookup | baseline | names label | leaks | in texts |\n|---|---:|---:|---:|---:|---:|---|---|\n",
+		100*LeakLookup, 100*LeakMentions)
+	for _, f := range c.TextFields {
+		fmt.Fprintf(b, "| %s | %d | %d | %.1f%% | %.1f%% | %.1f%% | %v | %v |\n", mdEscape(f.Field), f.Records, f.Values,
+			100*f.Lookup, 100*f.Baseline, 100*f.Mentions, f.Leaks, !f.Excluded)
+	}
+}
+
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
 func firstN(s []string, n int) []string {
@@ -299,7 +344,7 @@ func writeProblems(path string, ps []Problem) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return writeFileAtomic(path, b)
+	return atomicfile.Write(path, b)
 }
 
 // ReadCard reads card.json from a prepared folder (also present when prepare failed).

@@ -70,81 +70,26 @@ func Split(recs []Record, ratios Ratios, seed uint64, groupKey func(Record) stri
 	if groupKey == nil {
 		groupKey = Record.GroupKey
 	}
-
-	// Collect groups and their members.
-	type group struct {
-		key     string
-		members []int
-		label   string
-	}
-	groups := map[string]*group{}
-	for i, r := range recs {
-		k := groupKey(r)
-		g := groups[k]
-		if g == nil {
-			g = &group{key: k}
-			groups[k] = g
-		}
-		g.members = append(g.members, i)
-	}
-	// Label each group by its majority label.
-	byLabel := map[string][]*group{}
-	for _, g := range groups {
-		counts := map[string]int{}
-		for _, i := range g.members {
-			counts[recs[i].Label]++
-		}
-		best, bestN := "", -1
-		for l, n := range counts {
-			if n > bestN || (n == bestN && l < best) {
-				best, bestN = l, n
-			}
-		}
-		if len(counts) > 1 {
-			res.MixedGroups = append(res.MixedGroups, g.key)
-		}
-		g.label = best
-		byLabel[best] = append(byLabel[best], g)
-	}
-	slices.Sort(res.MixedGroups)
-
+	byLabel, mixed := groupsByLabel(recs, groupKey)
+	res.MixedGroups = mixed
 	labels := make([]string, 0, len(byLabel))
 	for l := range byLabel {
 		labels = append(labels, l)
 	}
 	slices.Sort(labels)
-
-	positive := 0
-	for _, r := range ratios {
-		if r > 0 {
-			positive++
-		}
-	}
 	out := [3][]int{}
 	for _, label := range labels {
 		gs := byLabel[label]
 		sort.Slice(gs, func(a, b int) bool { return gs[a].key < gs[b].key })
 		rg := newRNG(mix(seed, hashString(label)))
 		rg.shuffle(len(gs), func(a, b int) { gs[a], gs[b] = gs[b], gs[a] })
-
-		n := len(gs)
-		var counts [3]int
-		if n < positive {
+		counts, small := splitCounts(gs, ratios, sum)
+		if small {
 			nrec := 0
 			for _, g := range gs {
 				nrec += len(g.members)
 			}
-			res.Small = append(res.Small, SmallClass{Label: label, Groups: n, Records: nrec})
-			// Train first, then test, then val: a class never seen in training is useless.
-			left := n
-			for _, s := range []int{0, 2, 1} {
-				if ratios[s] > 0 && left > 0 {
-					counts[s]++
-					left--
-				}
-			}
-		} else {
-			counts = allocate(n, ratios, sum)
+			res.Small = append(res.Small, SmallClass{Label: label, Groups: len(gs), Records: nrec})
 		}
 		pos := 0
 		for s := 0; s < 3; s++ {
@@ -159,6 +104,74 @@ func Split(recs []Record, ratios Ratios, seed uint64, groupKey func(Record) stri
 	}
 	res.Train, res.Val, res.Test = out[0], out[1], out[2]
 	return res, nil
+}
+
+// splitGroup is a split group: its key, its records and its (majority) label.
+type splitGroup struct {
+	key     string
+	members []int
+	label   string
+}
+
+// groupsByLabel collects the groups and files each under its majority label (ties: the
+// smallest name); it also returns the keys of groups with mixed labels, sorted.
+func groupsByLabel(recs []Record, groupKey func(Record) string) (map[string][]*splitGroup, []string) {
+	groups := map[string]*splitGroup{}
+	for i, r := range recs {
+		k := groupKey(r)
+		g := groups[k]
+		if g == nil {
+			g = &splitGroup{key: k}
+			groups[k] = g
+		}
+		g.members = append(g.members, i)
+	}
+	byLabel := map[string][]*splitGroup{}
+	var mixed []string
+	for _, g := range groups {
+		counts := map[string]int{}
+		for _, i := range g.members {
+			counts[recs[i].Label]++
+		}
+		best, bestN := "", -1
+		for l, n := range counts {
+			if n > bestN || (n == bestN && l < best) {
+				best, bestN = l, n
+			}
+		}
+		if len(counts) > 1 {
+			mixed = append(mixed, g.key)
+		}
+		g.label = best
+		byLabel[best] = append(byLabel[best], g)
+	}
+	slices.Sort(mixed)
+	return byLabel, mixed
+}
+
+// splitCounts is the number of a class's groups per split. A class with fewer groups than
+// splits of positive share is small: its groups go to train first, then test, then val (a
+// class never seen in training is useless).
+func splitCounts(gs []*splitGroup, ratios Ratios, sum float64) ([3]int, bool) {
+	positive := 0
+	for _, r := range ratios {
+		if r > 0 {
+			positive++
+		}
+	}
+	n := len(gs)
+	if n >= positive {
+		return allocate(n, ratios, sum), false
+	}
+	var counts [3]int
+	left := n
+	for _, s := range []int{0, 2, 1} {
+		if ratios[s] > 0 && left > 0 {
+			counts[s]++
+			left--
+		}
+	}
+	return counts, true
 }
 
 // allocate divides n items in the given ratios by largest remainder, then moves items from

@@ -41,6 +41,9 @@ var (
 	synthFiller = []string{"small", "large", "ancient", "restored", "famous", "plain", "decorated", "rare", "simple", "fine"}
 )
 
+// MaxSyntheticPerClass bounds SyntheticOptions.PerClass (the set is built in memory).
+const MaxSyntheticPerClass = 100_000
+
 // SyntheticOptions configures the synthetic dataset.
 type SyntheticOptions struct {
 	// Seed fixes every image and text: the same options always give the same set.
@@ -69,8 +72,9 @@ func Synthetic(dir string, o SyntheticOptions) ([]Record, []string, error) {
 // NewSynthetic builds the synthetic set in memory (Records have no Image path yet).
 func NewSynthetic(o SyntheticOptions) (*SyntheticSet, error) {
 	perClass, classes, imageSize, seed := o.PerClass, o.Classes, o.ImageSize, o.Seed
-	if perClass <= 0 || imageSize < 8 {
-		return nil, fmt.Errorf("synthetic: need PerClass > 0 and ImageSize >= 8, got %d, %d", perClass, imageSize)
+	if perClass <= 0 || perClass > MaxSyntheticPerClass || imageSize < 8 || imageSize > MaxImageSize {
+		return nil, fmt.Errorf("synthetic: need PerClass in [1, %d] and ImageSize in [8, %d], got %d, %d",
+			MaxSyntheticPerClass, MaxImageSize, perClass, imageSize)
 	}
 	colors, words := 0, 0
 	for w := 2; w <= 8; w++ {

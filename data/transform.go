@@ -3,6 +3,7 @@ package data
 import (
 	"fmt"
 	"math"
+	"sync"
 )
 
 // Normalisation constants.
@@ -42,11 +43,11 @@ type imageTransform struct {
 
 func newTransform(c LoaderConfig) (*imageTransform, error) {
 	t := &imageTransform{size: c.ImageSize, resize: c.ResizeSize, base: c.BaseSize, aug: c.Augment}
-	if t.size <= 0 {
-		return nil, fmt.Errorf("image size %d: must be positive", t.size)
+	if t.size <= 0 || t.size > MaxImageSize {
+		return nil, fmt.Errorf("image size %d: must be in [1, %d]", t.size, MaxImageSize)
 	}
-	if t.resize < t.size {
-		return nil, fmt.Errorf("resize size %d: must be at least the image size %d", t.resize, t.size)
+	if t.resize < t.size || t.resize > 4*MaxImageSize {
+		return nil, fmt.Errorf("resize size %d: must be in [image size %d, %d]", t.resize, t.size, 4*MaxImageSize)
 	}
 	for i := 0; i < 3; i++ {
 		if c.Std[i] <= 0 {
@@ -121,19 +122,84 @@ func (t *imageTransform) apply(base *rgbImage, train bool, r *rng, dst []float32
 			flip = r.next()&1 == 1
 		}
 	}
-	px := resample(base, region, t.size, t.size)
-	n := t.size * t.size
-	for y := 0; y < t.size; y++ {
-		for x := 0; x < t.size; x++ {
-			sx := x
-			if flip {
-				sx = t.size - 1 - x
+	t.resampleCHW(base, region, flip, dst)
+}
+
+// resampleCHW is resample of the region to size x size followed by the normalisation, the
+// optional mirror and the change to CHW layout, in one pass over the output: the vertical
+// pass of the filter writes normalised values straight into dst. The arithmetic is that of
+// resample, operation for operation, so the values are identical.
+func (t *imageTransform) resampleCHW(src *rgbImage, r rect, flip bool, dst []float32) {
+	size := t.size
+	kx := newKernel(src.W, size, r.x, r.w)
+	ky := newKernel(src.H, size, r.y, r.h)
+	tmp, y0 := horizontalPass(src, kx, ky)
+	defer scratch.Put(tmp)
+	rowLen := size * 3
+	n := size * size
+	rc, gc, bc := dst[:n], dst[n:2*n], dst[2*n:3*n]
+	for j := 0; j < size; j++ {
+		s := ky.start[j] - y0
+		ws := ky.w[j*ky.taps : j*ky.taps+ky.count[j]]
+		rows := (*tmp)[s*rowLen : (s+len(ws))*rowLen]
+		orow := j * size
+		for x := 0; x < size; x++ {
+			var vr, vg, vb float32
+			for k, wt := range ws {
+				in := rows[k*rowLen+3*x : k*rowLen+3*x+3 : k*rowLen+3*x+3]
+				vr += wt * in[0]
+				vg += wt * in[1]
+				vb += wt * in[2]
 			}
-			s := (y*t.size + sx) * 3
-			o := y*t.size + x
-			dst[o] = px[s]*t.scale[0] + t.shift[0]
-			dst[n+o] = px[s+1]*t.scale[1] + t.shift[1]
-			dst[2*n+o] = px[s+2]*t.scale[2] + t.shift[2]
+			o := orow + x
+			if flip {
+				o = orow + size - 1 - x
+			}
+			rc[o] = vr*t.scale[0] + t.shift[0]
+			gc[o] = vg*t.scale[1] + t.shift[1]
+			bc[o] = vb*t.scale[2] + t.shift[2]
 		}
 	}
+}
+
+// scratch holds the horizontal passes' buffers between images.
+var scratch sync.Pool
+
+// horizontalPass filters the rows of src that ky needs with kx: interleaved RGB float32
+// rows of kx's output width, the first being source row y0. The buffer comes from scratch.
+func horizontalPass(src *rgbImage, kx, ky kernel) (*[]float32, int) {
+	outW := len(kx.start)
+	y0, y1 := src.H, 0
+	for i, s := range ky.start {
+		y0 = min(y0, s)
+		y1 = max(y1, s+ky.count[i])
+	}
+	rows := y1 - y0
+	rowLen := outW * 3
+	tmp, _ := scratch.Get().(*[]float32)
+	if tmp == nil {
+		tmp = new([]float32)
+	}
+	if cap(*tmp) < rows*rowLen {
+		*tmp = make([]float32, rows*rowLen)
+	}
+	*tmp = (*tmp)[:rows*rowLen]
+	for y := 0; y < rows; y++ {
+		in := src.Pix[(y0+y)*src.W*3 : (y0+y+1)*src.W*3]
+		o := (*tmp)[y*rowLen : (y+1)*rowLen]
+		for i := 0; i < outW; i++ {
+			n := kx.count[i]
+			ws := kx.w[i*kx.taps : i*kx.taps+n]
+			px := in[kx.start[i]*3 : (kx.start[i]+n)*3]
+			var r, g, b float32
+			for t, wt := range ws {
+				q := px[3*t : 3*t+3 : 3*t+3]
+				r += wt * float32(q[0])
+				g += wt * float32(q[1])
+				b += wt * float32(q[2])
+			}
+			o[3*i], o[3*i+1], o[3*i+2] = r, g, b
+		}
+	}
+	return tmp, y0
 }

@@ -51,6 +51,7 @@ func LoaderConfig(cfg *config.Config) data.LoaderConfig {
 	lc.Workers = cfg.Data.Workers
 	lc.Seed = uint64(cfg.Seed)
 	lc.Quiet = true
+	lc.MaxImagePixels = cfg.Data.MaxImagePixels
 	for i := 0; i < 3; i++ {
 		lc.Mean[i], lc.Std[i] = float32(cfg.Data.Mean[i]), float32(cfg.Data.Std[i])
 	}

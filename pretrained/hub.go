@@ -15,7 +15,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -115,17 +114,52 @@ func envTrue(k string) bool {
 	return false
 }
 
-var (
-	repoIDRe   = regexp.MustCompile(`^(?:[A-Za-z0-9][A-Za-z0-9._-]*/)?[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	commitRe   = regexp.MustCompile(`^[0-9a-f]{40}$`)
-	sha256Re   = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	errOffline = errors.New("offline mode (HF_HUB_OFFLINE) and not in the cache")
-)
+var errOffline = errors.New("offline mode (HF_HUB_OFFLINE) and not in the cache")
 
 // ValidRepoID reports whether s looks like a hub repository id ("name" or
-// "org/name").
+// "org/name"): each part starts with an ASCII letter or digit and holds only
+// letters, digits, '.', '_' and '-'; no "..", no final '.', at most 96 bytes.
 func ValidRepoID(s string) bool {
-	return len(s) <= 96 && repoIDRe.MatchString(s) && !strings.Contains(s, "..") && !strings.HasSuffix(s, ".")
+	if len(s) > 96 || strings.Contains(s, "..") || strings.HasSuffix(s, ".") {
+		return false
+	}
+	parts := strings.Split(s, "/")
+	if len(parts) > 2 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || !isAlnum(p[0]) {
+			return false
+		}
+		for i := 1; i < len(p); i++ {
+			if c := p[i]; !isAlnum(c) && c != '.' && c != '_' && c != '-' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isCommit(s string) bool { return isLowerHex(s, 40) }
+
+func isSHA256(s string) bool { return isLowerHex(s, 64) }
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// isLowerHex reports whether s is exactly n lower-case hexadecimal digits
+// (40 for a git commit or blob sha1, 64 for a sha256).
+func isLowerHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // RepoFolder is the cache folder of a model repository.
@@ -279,7 +313,7 @@ func (h *Hub) DownloadFile(ctx context.Context, repoID, revision, file string) (
 		revision = "main"
 	}
 	repo := h.RepoFolder(repoID)
-	if commitRe.MatchString(revision) {
+	if isCommit(revision) {
 		if p := filepath.Join(repo, "snapshots", revision, filepath.FromSlash(file)); fileExists(p) {
 			return p, nil
 		}
@@ -295,7 +329,7 @@ func (h *Hub) DownloadFile(ctx context.Context, repoID, revision, file string) (
 	if err != nil {
 		return "", err
 	}
-	if !commitRe.MatchString(m.Commit) {
+	if !isCommit(m.Commit) {
 		return "", fmt.Errorf("hub %s: X-Repo-Commit %q is not a commit hash", repoID, m.Commit)
 	}
 	if err := h.writeRef(repo, revision, m.Commit); err != nil {
@@ -388,54 +422,22 @@ func (h *Hub) fetchBlob(ctx context.Context, m *FileMeta, blob, display string) 
 	if m.Size >= 0 && have > m.Size {
 		have = 0 // longer than the file: start again
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.URL, nil)
-	if err != nil {
-		return err
-	}
-	h.authorize(req)
-	if have > 0 {
-		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", have))
-	}
-	resp, err := h.client().Do(req)
+	resp, have, err := h.getFrom(ctx, m, have)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusPartialContent && have > 0:
-		if start := rangeStart(resp.Header.Get("Content-Range")); start != have {
-			return fmt.Errorf("resume: server answered range %q for a request from byte %d", resp.Header.Get("Content-Range"), have)
-		}
-	case resp.StatusCode == http.StatusOK:
-		have = 0 // the server ignored the range: start again
-	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && m.Size >= 0 && have == m.Size:
-		// Already complete.
-	default:
-		return hubStatusError(m.URL, resp)
-	}
 	if err := f.Truncate(have); err != nil {
 		return err
 	}
 	if _, err := f.Seek(have, io.SeekStart); err != nil {
 		return err
 	}
-	var w io.Writer = f
-	if h.Progress != nil && resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {
-		bar := progressbar.NewOptions64(m.Size,
-			progressbar.OptionSetWriter(h.Progress),
-			progressbar.OptionSetDescription(shortName(display)),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionShowTotalBytes(true),
-			progressbar.OptionSetWidth(20),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(h.Progress) }),
-		)
-		_ = bar.Set64(have)
-		defer bar.Finish()
-		w = io.MultiWriter(f, bar)
-	}
 	if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {
-		if _, err := io.Copy(w, resp.Body); err != nil {
+		w, done := h.progressWriter(f, m.Size, have, display)
+		_, err := io.Copy(w, resp.Body)
+		done()
+		if err != nil {
 			return fmt.Errorf("download interrupted (%w); run again to resume", err)
 		}
 	}
@@ -451,6 +453,59 @@ func (h *Hub) fetchBlob(ctx context.Context, m *FileMeta, blob, display string) 
 		return err
 	}
 	return os.Rename(partial, blob)
+}
+
+// getFrom asks for the file from byte have on (a Range request when have >
+// 0) and returns the response and the offset its body starts at: have, or 0
+// when the server sent the whole file. A 416 answer for a complete file is
+// returned as is (nothing to read).
+func (h *Hub) getFrom(ctx context.Context, m *FileMeta, have int64) (*http.Response, int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.URL, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	h.authorize(req)
+	if have > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", have))
+	}
+	resp, err := h.client().Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	switch {
+	case resp.StatusCode == http.StatusPartialContent && have > 0:
+		if start := rangeStart(resp.Header.Get("Content-Range")); start != have {
+			resp.Body.Close()
+			return nil, 0, fmt.Errorf("resume: server answered range %q for a request from byte %d", resp.Header.Get("Content-Range"), have)
+		}
+	case resp.StatusCode == http.StatusOK:
+		have = 0 // the server ignored the range: start again
+	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && m.Size >= 0 && have == m.Size:
+		// Already complete.
+	default:
+		defer resp.Body.Close()
+		return nil, 0, hubStatusError(m.URL, resp)
+	}
+	return resp, have, nil
+}
+
+// progressWriter wraps w with a progress bar on h.Progress (when set) that
+// starts at have of size bytes; done finishes the bar.
+func (h *Hub) progressWriter(w io.Writer, size, have int64, display string) (io.Writer, func()) {
+	if h.Progress == nil {
+		return w, func() {}
+	}
+	bar := progressbar.NewOptions64(size,
+		progressbar.OptionSetWriter(h.Progress),
+		progressbar.OptionSetDescription(shortName(display)),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionShowTotalBytes(true),
+		progressbar.OptionSetWidth(20),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(h.Progress) }),
+	)
+	_ = bar.Set64(have)
+	return io.MultiWriter(w, bar), func() { _ = bar.Finish() }
 }
 
 func shortName(s string) string {
@@ -487,9 +542,9 @@ func verifyBlob(f *os.File, m *FileMeta) error {
 	}
 	var hh hash.Hash
 	switch {
-	case sha256Re.MatchString(m.ETag):
+	case isSHA256(m.ETag):
 		hh = sha256.New()
-	case commitRe.MatchString(m.ETag):
+	case isCommit(m.ETag):
 		hh = sha1.New()
 		fmt.Fprintf(hh, "blob %d\x00", st.Size())
 	default:
@@ -629,7 +684,7 @@ func (h *Hub) Download(ctx context.Context, repoID string, opts DownloadOptions)
 	if err != nil {
 		return "", err
 	}
-	if !commitRe.MatchString(commit) {
+	if !isCommit(commit) {
 		return "", fmt.Errorf("hub %s@%s: the listing has no commit hash", repoID, rev)
 	}
 	var names []string
@@ -692,7 +747,7 @@ func (h *Hub) snapshotDir(repoID, revision string) (string, error) {
 	}
 	repo := h.RepoFolder(repoID)
 	commit := revision
-	if !commitRe.MatchString(revision) {
+	if !isCommit(revision) {
 		if !validFileName(revision) {
 			return "", fmt.Errorf("hub: invalid revision %q", revision)
 		}

@@ -2,7 +2,6 @@ package pretrained
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -57,8 +56,6 @@ type translated struct {
 }
 
 var (
-	timmBlock  = regexp.MustCompile(`^blocks\.(\d+)\.(.+)$`)
-	tvBlock    = regexp.MustCompile(`^encoder\.layers\.encoder_layer_(\d+)\.(.+)$`)
 	qkvSuffix  = []string{"query", "key", "value"}
 	timmSimple = map[string]string{
 		"cls_token":               "embeddings.cls_token",
@@ -102,6 +99,29 @@ var (
 	}
 )
 
+// blockName splits a block tensor name "<prefix><layer>.<rest>" (for example
+// "blocks.3.attn.qkv.weight" with prefix "blocks.") into the layer number and
+// the rest: the layer is one or more ASCII digits, the rest is not empty and
+// has no line break.
+func blockName(name, prefix string) (layer, rest string, ok bool) {
+	tail, ok := strings.CutPrefix(name, prefix)
+	if !ok {
+		return "", "", false
+	}
+	n := 0
+	for n < len(tail) && tail[n] >= '0' && tail[n] <= '9' {
+		n++
+	}
+	if n == 0 || n+1 >= len(tail) || tail[n] != '.' {
+		return "", "", false
+	}
+	layer, rest = tail[:n], tail[n+1:]
+	if strings.ContainsRune(rest, '\n') {
+		return "", "", false
+	}
+	return layer, rest, true
+}
+
 // splitParam splits "a.b.weight" into ("a.b", "weight").
 func splitParam(s string) (module, param string) {
 	i := strings.LastIndexByte(s, '.')
@@ -127,12 +147,11 @@ func translateLayout(layout Layout, names []string) ([]translated, error) {
 				out = append(out, translated{Name: t, recipe: recipe{Source: n}})
 				continue
 			}
-			m := timmBlock.FindStringSubmatch(n)
-			if m == nil {
+			layer, rest, ok := blockName(n, "blocks.")
+			if !ok {
 				out = append(out, whole)
 				continue
 			}
-			layer, rest := m[1], m[2]
 			mod, param := splitParam(rest)
 			if mod == "attn.qkv" && (param == "weight" || param == "bias") {
 				for i, s := range qkvSuffix {
@@ -153,12 +172,11 @@ func translateLayout(layout Layout, names []string) ([]translated, error) {
 				out = append(out, translated{Name: t, recipe: recipe{Source: n}})
 				continue
 			}
-			m := tvBlock.FindStringSubmatch(n)
-			if m == nil {
+			layer, rest, ok := blockName(n, "encoder.layers.encoder_layer_")
+			if !ok {
 				out = append(out, whole)
 				continue
 			}
-			layer, rest := m[1], m[2]
 			if rest == "self_attention.in_proj_weight" || rest == "self_attention.in_proj_bias" {
 				param := "weight"
 				if strings.HasSuffix(rest, "bias") {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // DefaultBasePrefixes are the base-model prefixes LoadInto adds or strips,
@@ -17,11 +19,13 @@ import (
 // into a model with a head (BertForSequenceClassification), or back.
 var DefaultBasePrefixes = []string{"bert.", "vit."}
 
-// alwaysIgnoredUnexpected are checkpoint tensors that are never worth
+// alwaysIgnoredUnexpected reports checkpoint tensors that are never worth
 // reporting when the model lacks them: buffers older transformers versions
-// saved although the model recomputes them.
-var alwaysIgnoredUnexpected = []*regexp.Regexp{
-	regexp.MustCompile(`(^|\.)embeddings\.position_ids$`),
+// saved although the model recomputes them ("embeddings.position_ids", under
+// any prefix).
+func alwaysIgnoredUnexpected(name string) bool {
+	const buf = "embeddings.position_ids"
+	return name == buf || strings.HasSuffix(name, "."+buf)
 }
 
 // LoadOptions configures LoadInto.
@@ -191,7 +195,7 @@ func LoadInto(dst map[string]*ts.Tensor, src Source, opts LoadOptions) (*LoadRep
 				return nil, fmt.Errorf("load %q: split %q: %w", j.Name, j.Source, err)
 			}
 		}
-		err := copyInto(dst[j.Name], piece)
+		err := tensor.CopyInto(dst[j.Name], piece)
 		if piece != cur {
 			piece.Drop()
 		}
@@ -229,25 +233,80 @@ func PlanLoad(model map[string][]int64, src Source, opts LoadOptions) (*LoadRepo
 		}
 	}
 	srcNames := src.Names()
-	layout := opts.Layout
+	layout, trs, err := translateNames(srcNames, opts, match)
+	if err != nil {
+		return nil, nil, err
+	}
+	match = applyBasePrefixes(trs, match, opts.BasePrefixes)
+	byName := map[string]recipe{}
+	for _, t := range trs {
+		if prev, dup := byName[t.Name]; dup {
+			return nil, nil, fmt.Errorf("checkpoint tensors %q and %q both map to %q", prev.Source, t.Source, t.Name)
+		}
+		byName[t.Name] = t.recipe
+	}
+	ignMissing, err := compileAll(opts.IgnoreMissing)
+	if err != nil {
+		return nil, nil, err
+	}
+	ignUnexpected, err := compileAll(opts.IgnoreUnexpected)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep := &LoadReport{Layout: layout}
+	used := map[string]bool{}
+	var steps []LoadStep
+	for _, key := range sortedKeys(match) {
+		name := match[key]
+		r, ok := byName[key]
+		if !ok {
+			if !matchAny(ignMissing, name) {
+				rep.Missing = append(rep.Missing, name)
+			}
+			continue
+		}
+		used[r.Source] = true
+		want := model[name]
+		have, _ := src.Shape(r.Source)
+		have = partShape(have, r)
+		if !slices.Equal(want, have) {
+			rep.Mismatched = append(rep.Mismatched, ShapeMismatch{Name: name, Source: r.Source, Model: want, Checkpoint: have})
+			continue
+		}
+		steps = append(steps, LoadStep{Name: name, Source: r.Source, Part: r.Part, Parts: r.Parts})
+		rep.Loaded = append(rep.Loaded, name)
+	}
+	for _, n := range srcNames {
+		if !used[n] && !matchAny(ignUnexpected, n) && !alwaysIgnoredUnexpected(n) {
+			rep.Unexpected = append(rep.Unexpected, n)
+		}
+	}
+	sort.Strings(rep.Loaded)
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Source < steps[j].Source })
+	return rep, steps, nil
+}
+
+// translateNames renames the checkpoint's tensors into the model's
+// namespace: opts.Rename, the layout translation (detected when
+// LayoutAuto), opts.RenameFunc and legacy LayerNorm names (unless the model
+// has the name as it is). The recipes refer to the original names.
+func translateNames(srcNames []string, opts LoadOptions, match map[string]string) (Layout, []translated, error) {
 	renamed := make([]string, len(srcNames))
+	orig := make(map[string]string, len(srcNames))
 	for i, n := range srcNames {
 		renamed[i] = n
 		if r, ok := opts.Rename[n]; ok {
 			renamed[i] = r
 		}
+		orig[renamed[i]] = n
 	}
+	layout := opts.Layout
 	if layout == LayoutAuto {
 		layout = DetectLayout(renamed)
 	}
 	trs, err := translateLayout(layout, renamed)
 	if err != nil {
-		return nil, nil, err
-	}
-	// Recipes refer to original checkpoint names.
-	orig := map[string]string{}
-	for i, n := range srcNames {
-		orig[renamed[i]] = n
+		return layout, nil, err
 	}
 	for i := range trs {
 		trs[i].Source = orig[trs[i].Source]
@@ -258,8 +317,15 @@ func PlanLoad(model map[string][]int64, src Source, opts LoadOptions) (*LoadRepo
 			trs[i].Name = fixLegacyName(trs[i].Name)
 		}
 	}
-	// Base-model prefixes.
-	prefixes := opts.BasePrefixes
+	return layout, trs, nil
+}
+
+// applyBasePrefixes adds or strips base-model prefixes the way transformers
+// does: a prefix only the checkpoint uses is stripped from its names (trs,
+// in place); a prefix only the model uses is stripped from the match names
+// (the returned map), when that keeps them distinct. nil prefixes means
+// DefaultBasePrefixes.
+func applyBasePrefixes(trs []translated, match map[string]string, prefixes []string) map[string]string {
 	if prefixes == nil {
 		prefixes = DefaultBasePrefixes
 	}
@@ -287,54 +353,7 @@ func PlanLoad(model map[string][]int64, src Source, opts LoadOptions) (*LoadRepo
 			}
 		}
 	}
-	byName := map[string]recipe{}
-	for _, t := range trs {
-		if prev, dup := byName[t.Name]; dup {
-			return nil, nil, fmt.Errorf("checkpoint tensors %q and %q both map to %q", prev.Source, t.Source, t.Name)
-		}
-		byName[t.Name] = t.recipe
-	}
-	ignMissing, err := compileAll(opts.IgnoreMissing)
-	if err != nil {
-		return nil, nil, err
-	}
-	ignUnexpected, err := compileAll(opts.IgnoreUnexpected)
-	if err != nil {
-		return nil, nil, err
-	}
-	ignUnexpected = append(ignUnexpected, alwaysIgnoredUnexpected...)
-
-	rep := &LoadReport{Layout: layout}
-	used := map[string]bool{}
-	var steps []LoadStep
-	for _, key := range sortedKeys(match) {
-		name := match[key]
-		r, ok := byName[key]
-		if !ok {
-			if !matchAny(ignMissing, name) {
-				rep.Missing = append(rep.Missing, name)
-			}
-			continue
-		}
-		used[r.Source] = true
-		want := model[name]
-		have, _ := src.Shape(r.Source)
-		have = partShape(have, r)
-		if !slices.Equal(want, have) {
-			rep.Mismatched = append(rep.Mismatched, ShapeMismatch{Name: name, Source: r.Source, Model: want, Checkpoint: have})
-			continue
-		}
-		steps = append(steps, LoadStep{Name: name, Source: r.Source, Part: r.Part, Parts: r.Parts})
-		rep.Loaded = append(rep.Loaded, name)
-	}
-	for _, n := range srcNames {
-		if !used[n] && !matchAny(ignUnexpected, n) {
-			rep.Unexpected = append(rep.Unexpected, n)
-		}
-	}
-	sort.Strings(rep.Loaded)
-	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Source < steps[j].Source })
-	return rep, steps, nil
+	return match
 }
 
 // partShape is the shape of a recipe's result given its source shape.

@@ -15,6 +15,8 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // shapeSource is a Source of names and shapes only (for plans).
@@ -139,9 +141,9 @@ func TestLoadIntoNameRules(t *testing.T) {
 			for i, n := range sortedKeys(c.src) {
 				src[n] = filled(t, float64(100*i), c.src[n]...)
 			}
-			defer DropAll(src)
+			defer tensor.DropMap(src)
 			dst := zerosLike(t, c.model, gotch.Float)
-			defer DropAll(dst)
+			defer tensor.DropMap(dst)
 			rep, err := LoadInto(dst, src, c.opts)
 			if err != nil {
 				t.Fatal(err)
@@ -183,9 +185,9 @@ func TestLoadIntoConvertsAndReports(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	src := MapSource{"w": filled(t, 1, 2, 3), "dup.gamma": filled(t, 0, 2), "dup.weight": filled(t, 0, 2)}
-	defer DropAll(src)
+	defer tensor.DropMap(src)
 	dst := zerosLike(t, map[string][]int64{"w": {2, 3}}, gotch.Half)
-	defer DropAll(dst)
+	defer tensor.DropMap(dst)
 	rep, err := LoadInto(dst, MapSource{"w": src["w"]}, LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +200,7 @@ func TestLoadIntoConvertsAndReports(t *testing.T) {
 	}
 	// Two checkpoint tensors mapping to one name is an error.
 	d2 := zerosLike(t, map[string][]int64{"dup.x": {2}}, gotch.Float)
-	defer DropAll(d2)
+	defer tensor.DropMap(d2)
 	if _, err := LoadInto(d2, MapSource{"dup.gamma": src["dup.gamma"], "dup.weight": src["dup.weight"]}, LoadOptions{}); err == nil {
 		t.Fatal("two sources for one name: want an error")
 	}
@@ -217,7 +219,7 @@ func TestLoadIntoVarStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := MapSource{"dense.weight": filled(t, 1, 2, 2), "other": filled(t, 0, 1)}
-	defer DropAll(src)
+	defer tensor.DropMap(src)
 	rep, err := LoadIntoVarStore(vs, src, LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -328,7 +330,7 @@ func TestViTLayoutsReproduceLogits(t *testing.T) {
 			}
 			defer src.Close()
 			dst := zerosLike(t, f.Tiny.HFNames, gotch.Float)
-			defer DropAll(dst)
+			defer tensor.DropMap(dst)
 			rep, err := LoadInto(dst, src, LoadOptions{Strict: true})
 			if err != nil {
 				t.Fatal(err)

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/vbg-museum/vbg/atomicfile"
 )
 
 // SafetensorsFile is an open, validated safetensors file. Its data is
@@ -245,40 +246,17 @@ func writeSafetensors(path string, infos []TensorInfo, metadata map[string]strin
 	})
 }
 
-// writeAtomic writes a file through a temporary file in the same folder that
-// is synced and renamed into place, so readers never see a partial file.
-func writeAtomic(path string, write func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+// writeAtomic writes a file through package atomicfile (a synced temporary
+// file renamed into place, so readers never see a partial file), with a
+// 1 MiB write buffer.
+func writeAtomic(path string, write func(w io.Writer) error) error {
+	return atomicfile.WriteWith(path, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 1<<20)
+		if err := write(bw); err != nil {
+			return err
 		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err = write(bw); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+		return bw.Flush()
+	})
 }
 
 func sortedKeys[V any](m map[string]V) []string {

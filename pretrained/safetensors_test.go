@@ -15,6 +15,8 @@ import (
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // rawFile assembles a safetensors file from a header JSON and a data buffer.
@@ -320,7 +322,7 @@ func TestWriteSafetensorsFromGotch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer DropAll(back)
+	defer tensor.DropMap(back)
 	if got := back["ids"].Int64Values(); !reflect.DeepEqual(got, []int64{7, 8, 9}) {
 		t.Fatalf("ids %v", got)
 	}
@@ -361,7 +363,7 @@ func TestShardedSafetensors(t *testing.T) {
 	if got := f64s(t, all["c"]); !reflect.DeepEqual(got, []float64{4}) {
 		t.Fatalf("c = %v", got)
 	}
-	DropAll(all)
+	tensor.DropMap(all)
 	src.Close()
 	// The folder loader finds the index.
 	fsrc, folder, err := OpenFolderWeights(dir)
@@ -445,6 +447,6 @@ func BenchmarkReadMiniLM(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		DropAll(m)
+		tensor.DropMap(m)
 	}
 }

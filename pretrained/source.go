@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // Source is a read-only collection of named tensors: a safetensors file, a
@@ -69,23 +71,12 @@ func ReadAll(src Source) (map[string]*ts.Tensor, error) {
 	for _, n := range src.Names() {
 		t, err := src.Tensor(n)
 		if err != nil {
-			DropAll(out)
+			tensor.DropMap(out)
 			return nil, err
 		}
 		out[n] = t
 	}
 	return out, nil
-}
-
-// DropAll drops every tensor of a map (errors are ignored: dropping only
-// fails for tensors that are already gone).
-func DropAll(m map[string]*ts.Tensor) {
-	for k, t := range m {
-		if t != nil {
-			_ = t.Drop()
-		}
-		delete(m, k)
-	}
 }
 
 // ShardIndex is the content of a model.safetensors.index.json (or

@@ -155,21 +155,6 @@ func TensorBytes(t *ts.Tensor) ([]byte, DType, []int64, error) {
 	return buf, dt, shape, nil
 }
 
-// copyInto copies src into dst in place without recording gradients,
-// converting dtype and device as needed.
-func copyInto(dst, src *ts.Tensor) error {
-	prev, err := ts.GradSetEnabled(false)
-	if err != nil {
-		return fmt.Errorf("disable grad: %w", err)
-	}
-	lib.AtCopy_(lib.Ctensor(dst.Ctensor()), lib.Ctensor(src.Ctensor()))
-	cerr := torchErr()
-	if _, err := ts.GradSetEnabled(prev); err != nil && cerr == nil {
-		cerr = fmt.Errorf("restore grad mode: %w", err)
-	}
-	return cerr
-}
-
 // sizeOf returns a tensor's shape or an error.
 func sizeOf(t *ts.Tensor) ([]int64, error) {
 	if t == nil {

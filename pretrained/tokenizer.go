@@ -324,74 +324,42 @@ func parseTokenizerJSON(path string) (t *Tokenizer, state *normState, err error)
 	if err != nil {
 		return nil, nil, fmt.Errorf("tokenizer: %w", err)
 	}
-	var tj tokenizerJSON
-	if err := json.Unmarshal(b, &tj); err != nil {
+	t, state, err = parseTokenizerBytes(b)
+	if err != nil {
 		return nil, nil, fmt.Errorf("tokenizer %s: %w", path, err)
 	}
-	fail := func(format string, args ...any) error {
-		return fmt.Errorf("tokenizer %s: %s", path, fmt.Sprintf(format, args...))
+	return t, state, nil
+}
+
+// parseTokenizerBytes builds a tokenizer from the content of a
+// tokenizer.json.
+func parseTokenizerBytes(b []byte) (*Tokenizer, *normState, error) {
+	var tj tokenizerJSON
+	if err := json.Unmarshal(b, &tj); err != nil {
+		return nil, nil, err
 	}
 	if tj.Model.Type != "WordPiece" {
-		return nil, nil, fail("model type %q is not supported (only WordPiece)", tj.Model.Type)
+		return nil, nil, fmt.Errorf("model type %q is not supported (only WordPiece)", tj.Model.Type)
 	}
-	var norm *BertNormalizer
-	if n := tj.Normalizer; n != nil {
-		if n.Type != "BertNormalizer" {
-			return nil, nil, fail("normalizer %q is not supported (only BertNormalizer)", n.Type)
-		}
-		def := func(p *bool, d bool) bool {
-			if p == nil {
-				return d
-			}
-			return *p
-		}
-		state = &normState{CleanText: n.CleanText, HandleChineseChars: n.HandleChineseChars, StripAccents: n.StripAccents, Lowercase: n.Lowercase}
-		lower := def(n.Lowercase, true)
-		norm = &BertNormalizer{
-			CleanText:          def(n.CleanText, true),
-			HandleChineseChars: def(n.HandleChineseChars, true),
-			StripAccents:       def(n.StripAccents, lower),
-			Lowercase:          lower,
-		}
+	norm, state, err := tj.normalizer()
+	if err != nil {
+		return nil, nil, err
 	}
 	if p := tj.PreTokenizer; p == nil || p.Type != "BertPreTokenizer" {
 		typ := "none"
 		if p != nil {
 			typ = p.Type
 		}
-		return nil, nil, fail("pre-tokenizer %q is not supported (only BertPreTokenizer)", typ)
+		return nil, nil, fmt.Errorf("pre-tokenizer %q is not supported (only BertPreTokenizer)", typ)
 	}
 	var added []addedToken
 	for _, a := range tj.AddedTokens {
 		added = append(added, addedToken{Content: a.Content, ID: a.ID, Special: a.Special, Normalized: a.Normalized,
 			LStrip: a.LStrip, RStrip: a.RStrip, SingleWord: a.SingleWord})
 	}
-	cls, sep := "[CLS]", "[SEP]"
-	if pp := tj.PostProcessor; pp != nil {
-		switch pp.Type {
-		case "BertProcessing":
-			if len(pp.Cls) == 2 && len(pp.Sep) == 2 {
-				cls, _ = pp.Cls[0].(string)
-				sep, _ = pp.Sep[0].(string)
-			}
-		case "TemplateProcessing":
-			var seq []string
-			for _, piece := range pp.Single {
-				for kind, v := range piece {
-					if kind == "SpecialToken" {
-						seq = append(seq, v.ID)
-					} else {
-						seq = append(seq, "$"+v.ID)
-					}
-				}
-			}
-			if len(seq) != 3 || seq[1] != "$A" {
-				return nil, nil, fail("post-processor template %v is not BERT's [CLS] $A [SEP]", seq)
-			}
-			cls, sep = seq[0], seq[2]
-		default:
-			return nil, nil, fail("post-processor %q is not supported", pp.Type)
-		}
+	cls, sep, err := tj.clsSep()
+	if err != nil {
+		return nil, nil, err
 	}
 	pad := "[PAD]"
 	if tj.Padding != nil && tj.Padding.PadToken != "" {
@@ -405,28 +373,96 @@ func parseTokenizerJSON(path string) (t *Tokenizer, state *normState, err error)
 	if tj.Model.MaxInputCharsPerWord != nil {
 		maxChars = *tj.Model.MaxInputCharsPerWord
 	}
-	t, err = newTokenizer(tj.Model.Vocab, tj.Model.UnkToken, prefix, maxChars, norm, added, cls, sep, pad)
+	t, err := newTokenizer(tj.Model.Vocab, tj.Model.UnkToken, prefix, maxChars, norm, added, cls, sep, pad)
 	if err != nil {
-		return nil, nil, fail("%v", err)
+		return nil, nil, err
 	}
 	return t, state, nil
 }
+
+// normalizer is the file's BertNormalizer (nil: none) with Hugging Face's
+// defaults for absent settings, and the settings as written.
+func (tj *tokenizerJSON) normalizer() (*BertNormalizer, *normState, error) {
+	n := tj.Normalizer
+	if n == nil {
+		return nil, nil, nil
+	}
+	if n.Type != "BertNormalizer" {
+		return nil, nil, fmt.Errorf("normalizer %q is not supported (only BertNormalizer)", n.Type)
+	}
+	def := func(p *bool, d bool) bool {
+		if p == nil {
+			return d
+		}
+		return *p
+	}
+	state := &normState{CleanText: n.CleanText, HandleChineseChars: n.HandleChineseChars, StripAccents: n.StripAccents, Lowercase: n.Lowercase}
+	lower := def(n.Lowercase, true)
+	return &BertNormalizer{
+		CleanText:          def(n.CleanText, true),
+		HandleChineseChars: def(n.HandleChineseChars, true),
+		StripAccents:       def(n.StripAccents, lower),
+		Lowercase:          lower,
+	}, state, nil
+}
+
+// clsSep reads the [CLS] and [SEP] tokens from the post-processor (BERT's
+// by default); a template other than [CLS] $A [SEP] is refused.
+func (tj *tokenizerJSON) clsSep() (cls, sep string, err error) {
+	cls, sep = "[CLS]", "[SEP]"
+	pp := tj.PostProcessor
+	if pp == nil {
+		return cls, sep, nil
+	}
+	switch pp.Type {
+	case "BertProcessing":
+		if len(pp.Cls) == 2 && len(pp.Sep) == 2 {
+			cls, _ = pp.Cls[0].(string)
+			sep, _ = pp.Sep[0].(string)
+		}
+	case "TemplateProcessing":
+		var seq []string
+		for _, piece := range pp.Single {
+			for kind, v := range piece {
+				if kind == "SpecialToken" {
+					seq = append(seq, v.ID)
+				} else {
+					seq = append(seq, "$"+v.ID)
+				}
+			}
+		}
+		if len(seq) != 3 || seq[1] != "$A" {
+			return "", "", fmt.Errorf("post-processor template %v is not BERT's [CLS] $A [SEP]", seq)
+		}
+		cls, sep = seq[0], seq[2]
+	default:
+		return "", "", fmt.Errorf("post-processor %q is not supported", pp.Type)
+	}
+	return cls, sep, nil
+}
+
+// MaxVocabSize bounds the token ids of a tokenizer file (real vocabularies
+// have up to a few hundred thousand).
+const MaxVocabSize = 1 << 22
 
 func newTokenizer(vocab map[string]int, unk, prefix string, maxChars int, norm *BertNormalizer,
 	added []addedToken, cls, sep, pad string) (*Tokenizer, error) {
 	t := &Tokenizer{vocab: vocab, norm: norm, specials: map[string]bool{}}
 	maxID := -1
-	for _, id := range vocab {
+	for tok, id := range vocab {
+		if id < 0 || id >= MaxVocabSize {
+			return nil, fmt.Errorf("token %q has id %d, outside [0, %d)", tok, id, MaxVocabSize)
+		}
 		maxID = max(maxID, id)
 	}
 	for _, a := range added {
+		if a.ID < 0 || a.ID >= MaxVocabSize {
+			return nil, fmt.Errorf("added token %q has id %d, outside [0, %d)", a.Content, a.ID, MaxVocabSize)
+		}
 		maxID = max(maxID, a.ID)
 	}
 	t.inv = make([]string, maxID+1)
 	for tok, id := range vocab {
-		if id < 0 {
-			return nil, fmt.Errorf("negative id %d for token %q", id, tok)
-		}
 		t.inv[id] = tok
 	}
 	for _, a := range added {

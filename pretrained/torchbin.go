@@ -1,10 +1,7 @@
 package pretrained
 
 import (
-	"archive/zip"
 	"fmt"
-	"io"
-	"os"
 	"reflect"
 	"sort"
 	"unsafe"
@@ -25,9 +22,9 @@ import (
 // offsets (views are copied out contiguous). The legacy pre-1.6 format works
 // for plain state dicts. Not supported (an error, never a panic or a hang):
 // TorchScript archives, quantized and sparse tensors, legacy files with
-// storage views. gotch's pickle reader needs two fixes from the outside: it
-// does not know torch.BFloat16Storage (added through its FindClass hook), and
-// it loops forever on an empty file (such files are rejected first).
+// storage views. The file is read by this package's loaders around gotch's
+// unpickler (torchpickle.go), which check every length and size against the
+// file before anything is allocated; gotch's own loaders trust the file.
 type TorchBinSource struct {
 	path    string
 	tensors map[string]*pickle.StorageTensor
@@ -37,24 +34,17 @@ type TorchBinSource struct {
 
 var _ Source = (*TorchBinSource)(nil)
 
-// OpenTorchBin reads a torch.save checkpoint.
+// OpenTorchBin reads a torch.save checkpoint (see loadTorchFile: every size in the file is
+// checked against the bytes it really has before anything is allocated).
 func OpenTorchBin(path string) (src *TorchBinSource, err error) {
 	defer func() {
-		// gotch's pickle package panics on some inputs (legacy tar format,
-		// storage views): turn those into errors.
+		// gotch's unpickler panics on some inputs (unexpected types on its stack): turn
+		// those into errors.
 		if r := recover(); r != nil {
 			src, err = nil, fmt.Errorf("pytorch checkpoint %s: unsupported content: %v", path, r)
 		}
 	}()
-	if err := checkTorchFile(path); err != nil {
-		return nil, err
-	}
-	newUnpickler := func(r io.Reader) pickle.Unpickler {
-		u := pickle.NewUnpickler(r)
-		u.FindClass = findTorchClass
-		return u
-	}
-	obj, err := pickle.LoadWithUnpickler(path, newUnpickler)
+	obj, err := loadTorchFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("pytorch checkpoint %s: %w", path, err)
 	}
@@ -83,43 +73,6 @@ func OpenTorchBin(path string) (src *TorchBinSource, err error) {
 		return nil, fmt.Errorf("pytorch checkpoint %s: no tensors in the state dict", path)
 	}
 	return s, nil
-}
-
-// checkTorchFile rejects files gotch's reader must not see: it loops
-// forever on an empty file and expects a zip archive (torch >= 1.6) or a
-// pickle stream (the legacy format).
-func checkTorchFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("pytorch checkpoint: %w", err)
-	}
-	defer f.Close()
-	var magic [4]byte
-	n, _ := io.ReadFull(f, magic[:])
-	switch {
-	case n == 4 && string(magic[:]) == "PK\x03\x04":
-		st, err := f.Stat()
-		if err != nil {
-			return fmt.Errorf("pytorch checkpoint %s: %w", path, err)
-		}
-		if _, err := zip.NewReader(f, st.Size()); err != nil {
-			return fmt.Errorf("pytorch checkpoint %s: broken zip archive: %w", path, err)
-		}
-		return nil
-	case n >= 2 && magic[0] == 0x80 && magic[1] >= 2:
-		return nil // legacy pickle stream: gotch tries, panics are recovered
-	}
-	return fmt.Errorf("pytorch checkpoint %s: not a torch.save file (neither a zip archive nor a pickle stream)", path)
-}
-
-// findTorchClass adds the classes gotch's pickle reader does not know to
-// its own table (which it consults first).
-func findTorchClass(module, name string) (any, error) {
-	switch module + "." + name {
-	case "torch.BFloat16Storage":
-		return &pickle.BFloat16StorageClass{}, nil
-	}
-	return pickle.NewGenericClass(module, name), nil
 }
 
 type kv struct {

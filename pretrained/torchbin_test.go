@@ -1,6 +1,7 @@
 package pretrained
 
 import (
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -8,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/sugarme/gotch"
+
+	"github.com/vbg-museum/vbg/tensor"
 )
 
 // TestTorchBinMatchesPyTorch reads checkpoints written by torch.save (torch
@@ -90,7 +93,7 @@ func TestTorchBinMatchesPyTorch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer DropAll(all)
+	defer tensor.DropMap(all)
 	if got := f64s(t, all["b"]); !reflect.DeepEqual(got, []float64{2, 2}) || all["a"].DType() != gotch.Float {
 		t.Errorf("sharded b = %v", got)
 	}
@@ -110,5 +113,33 @@ func TestOpenTorchBinErrors(t *testing.T) {
 	}
 	if _, err := OpenWeights(writeTemp(t, "weights.h5", []byte("x"))); err == nil {
 		t.Error("unknown extension: want an error")
+	}
+}
+
+// TestTorchBinHostile: checkpoints whose pickle claims far more data than the file holds
+// are refused with an error naming the file, without allocating what they claim.
+func TestTorchBinHostile(t *testing.T) {
+	for i, b := range torchBinHostile(t) {
+		p := writeTemp(t, fmt.Sprintf("hostile%d.bin", i), b)
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		src, err := OpenTorchBin(p)
+		if err == nil {
+			for _, n := range src.Names() {
+				if x, err2 := src.Tensor(n); err2 == nil {
+					x.Drop()
+				} else {
+					err = err2
+				}
+			}
+			src.Close()
+		}
+		runtime.ReadMemStats(&m1)
+		if err == nil || !strings.Contains(err.Error(), p) {
+			t.Errorf("hostile %d: %v", i, err)
+		}
+		if grew := m1.TotalAlloc - m0.TotalAlloc; grew > 64<<20 {
+			t.Errorf("hostile %d: allocated %d MB", i, grew>>20)
+		}
 	}
 }

@@ -1,0 +1,14 @@
+//go:build unix
+
+package data
+
+import (
+	"os"
+	"syscall"
+)
+
+// openNoBlock opens path read-only with O_NONBLOCK, so that opening a FIFO returns at once
+// instead of waiting for a writer. Reads of regular files are not affected by the flag.
+func openNoBlock(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}
