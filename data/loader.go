@@ -7,6 +7,8 @@ import (
 	"iter"
 	"runtime"
 	"sync"
+
+	"github.com/vbg-museum/vbg/seed"
 )
 
 // LoaderConfig configures a Loader. Start from DefaultLoaderConfig.
@@ -178,7 +180,7 @@ func (l *Loader) Order(epoch int) []int {
 		order[i] = i
 	}
 	if l.cfg.Shuffle {
-		r := newRNG(mix(l.cfg.Seed, 0x6f72646572, uint64(epoch)))
+		r := newRNG(seed.Mix(l.cfg.Seed, 0x6f72646572, uint64(epoch)))
 		r.shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 	}
 	return order
@@ -320,7 +322,7 @@ func (l *Loader) newPending(epoch, index int, idx []int) *pending {
 // sampleRNG returns the generator for one record in one epoch: independent of batch
 // composition, worker count and scheduling.
 func (l *Loader) sampleRNG(epoch, rec int, stream uint64) *rng {
-	return newRNG(mix(l.cfg.Seed, stream, uint64(epoch), uint64(rec)))
+	return newRNG(seed.Mix(l.cfg.Seed, stream, uint64(epoch), uint64(rec)))
 }
 
 func (l *Loader) pickText(epoch, rec int) string {

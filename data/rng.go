@@ -37,17 +37,6 @@ func (r *rng) shuffle(n int, swap func(i, j int)) {
 	}
 }
 
-// mix hashes a seed and any number of integers into one well-mixed 64-bit seed.
-func mix(seed uint64, vals ...uint64) uint64 {
-	r := rng{s: seed}
-	h := r.next()
-	for _, v := range vals {
-		r.s = h ^ v
-		h = r.next()
-	}
-	return h
-}
-
 // hashString is FNV-1a, used to derive per-label seeds independent of other labels.
 func hashString(s string) uint64 {
 	h := uint64(14695981039346656037)

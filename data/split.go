@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"sort"
+
+	"github.com/vbg-museum/vbg/seed"
 )
 
 // Ratios are the train, val and test shares of a split. They need not sum to one; a zero
@@ -53,9 +55,9 @@ func (s SplitResult) Indices(name string) []int {
 // each class's groups are divided in the given ratios (largest-remainder rounding), with at
 // least one group in every split of positive share when the class has enough groups.
 //
-// The result depends only on the records' labels and group keys and on seed: not on record
+// The result depends only on the records' labels and group keys and on splitSeed: not on record
 // order, map iteration order, machine or Go version.
-func Split(recs []Record, ratios Ratios, seed uint64, groupKey func(Record) string) (SplitResult, error) {
+func Split(recs []Record, ratios Ratios, splitSeed uint64, groupKey func(Record) string) (SplitResult, error) {
 	var res SplitResult
 	sum := 0.0
 	for _, r := range ratios {
@@ -81,7 +83,7 @@ func Split(recs []Record, ratios Ratios, seed uint64, groupKey func(Record) stri
 	for _, label := range labels {
 		gs := byLabel[label]
 		sort.Slice(gs, func(a, b int) bool { return gs[a].key < gs[b].key })
-		rg := newRNG(mix(seed, hashString(label)))
+		rg := newRNG(seed.Mix(splitSeed, hashString(label)))
 		rg.shuffle(len(gs), func(a, b int) { gs[a], gs[b] = gs[b], gs[a] })
 		counts, small := splitCounts(gs, ratios, sum)
 		if small {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/vbg-museum/vbg/seed"
 )
 
 // SyntheticSet is a small deterministic dataset for model tests whose classes need both
@@ -71,7 +73,7 @@ func Synthetic(dir string, o SyntheticOptions) ([]Record, []string, error) {
 
 // NewSynthetic builds the synthetic set in memory (Records have no Image path yet).
 func NewSynthetic(o SyntheticOptions) (*SyntheticSet, error) {
-	perClass, classes, imageSize, seed := o.PerClass, o.Classes, o.ImageSize, o.Seed
+	perClass, classes, imageSize, base := o.PerClass, o.Classes, o.ImageSize, o.Seed
 	if perClass <= 0 || perClass > MaxSyntheticPerClass || imageSize < 8 || imageSize > MaxImageSize {
 		return nil, fmt.Errorf("synthetic: need PerClass in [1, %d] and ImageSize in [8, %d], got %d, %d",
 			MaxSyntheticPerClass, MaxImageSize, perClass, imageSize)
@@ -91,7 +93,7 @@ func NewSynthetic(o SyntheticOptions) (*SyntheticSet, error) {
 	}
 	for i := 0; i < perClass*classes; i++ {
 		k := i % classes
-		r := newRNG(mix(seed, 0x73796e7468, uint64(i)))
+		r := newRNG(seed.Mix(base, 0x73796e7468, uint64(i)))
 		img := synthImage(r, synthColors[k/words].c, imageSize)
 		t := fmt.Sprintf(synthTemplates[r.intn(len(synthTemplates))], synthWords[k%words])
 		t = synthFiller[r.intn(len(synthFiller))] + " " + t
